@@ -1,0 +1,121 @@
+"""Sessions for maintainers and CI; the same ones run in both places.
+
+The build sessions are generated from matrix.yaml through the planner, so
+`nox -l` shows one `build-cell(...)` per cell of the matrix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from wheel_matrix import model, plan  # noqa: E402
+from wheel_matrix.errors import UserError  # noqa: E402
+
+nox.needs_version = ">=2025.2.9"
+# Plain venv + pip: pip honours the machine's wheel cache and torch indexes, which uv does not.
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "unit"]
+
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+SERVICE = nox.project.dependency_groups(PYPROJECT, "service")
+TEST = nox.project.dependency_groups(PYPROJECT, "test")
+DIST = ROOT / "dist"
+
+
+def _cell_ids() -> list[str]:
+    try:
+        return [c.id for c in plan.cells(model.load())]
+    except UserError as err:
+        # A broken matrix.yaml must read as one line, not a traceback from inside nox.
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+CELL_IDS = _cell_ids()
+
+
+def _wheel_matrix(session: nox.Session, *args: str) -> None:
+    session.run("python", "-m", "wheel_matrix", *args)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and type-check the service code (ruff, mypy --strict)."""
+    session.install(*TEST)
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Run the fast unit tests (no builds, no network)."""
+    session.install(*TEST)
+    session.run("python", "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole suite: build the default cell, then unit, extension and e2e tests."""
+    session.install(*TEST)
+    work = Path(session.create_tmp())
+    dist = work / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # Tests compile for one arch; releases use matrix.yaml's list.
+    env = {"TORCH_CUDA_ARCH_LIST": os.environ.get("TORCH_CUDA_ARCH_LIST", "9.0")}
+    session.run("python", "-m", "wheel_matrix", "build", "--dist", str(dist), env=env)
+    (wheel,) = sorted((dist / "wheels").glob("*.whl"))
+    session.install(str(wheel))
+    # The extension tests import the installed wheel: run them outside the
+    # repository root so the source tree's causal_conv1d/ can't shadow it.
+    session.run("pytest", str(ROOT / "tests" / "extension"), *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/unit",
+        "tests/e2e",
+        *session.posargs,
+        env={"WHEEL_MATRIX_WHEEL": str(wheel)},
+    )
+
+
+def _build(session: nox.Session, cells: list[str]) -> None:
+    session.install(*SERVICE)
+    args = [a for c in cells for a in ("--cell", c)]
+    _wheel_matrix(session, "build", "--dist", str(DIST), *args, *session.posargs)
+    _wheel_matrix(session, "index", "--dist", str(DIST))
+
+
+@nox.session(default=False)
+def build(session: nox.Session) -> None:
+    """Build this machine's default cell and publish it to the local index in dist/."""
+    _build(session, [])
+
+
+@nox.session(name="build-cell", default=False)
+@nox.parametrize("cell", CELL_IDS, ids=CELL_IDS)
+def build_cell(session: nox.Session, cell: str) -> None:
+    """Build one matrix cell and publish it to the local index in dist/."""
+    _build(session, [cell])
+
+
+@nox.session(default=False)
+def index(session: nox.Session) -> None:
+    """Regenerate the local index in dist/index from the wheels in dist/wheels."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, "index", "--dist", str(DIST), *session.posargs)
+
+
+@nox.session(default=False)
+def serve(session: nox.Session) -> None:
+    """Serve dist/index over HTTP on 127.0.0.1 (pip/uv can install from it)."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, "serve", "--dist", str(DIST), *session.posargs)

@@ -1,0 +1,5 @@
+import sys
+
+from wheel_matrix.cli import main
+
+sys.exit(main())

@@ -1,0 +1,38 @@
+"""The one exception type for user-facing failures.
+
+Anything a user can fix (a bad matrix.yaml, an unknown cell, a missing tool)
+raises UserError; the CLI prints its one-line message and exits with code 2.
+Everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class UserError(Exception):
+    """An error the user can fix; ``str(err)`` is the whole message."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A bad value in a configuration file, located by file and key path."""
+
+    def __init__(self, source: Path | str, key_path: str, message: str) -> None:
+        where = f"{source}: {key_path}" if key_path else str(source)
+        super().__init__(f"{where}: {message}")
+        self.source = str(source)
+        self.key_path = key_path
+
+
+class ToolError(UserError):
+    """An external program that is missing or failed."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean 'x'?)' suffix for near misses, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

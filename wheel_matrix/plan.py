@@ -1,0 +1,210 @@
+"""The planner: which cells exist, how each is built, and what it is called.
+
+Pure data in, data out. Templates, nox sessions and the build backends only
+read what this module decides, so the matrix logic lives here once.
+
+The Python axis is folded into each cell: the extension uses no CPython API
+and is tagged abi3, so one build per (torch, compute, arch) serves every
+Python of that torch release; the Pythons are kept for testing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from wheel_matrix.errors import ConfigError, UserError, did_you_mean
+from wheel_matrix.label import Label, compute_tag
+from wheel_matrix.model import CPU, CudaSpec, Matrix, Rule, TorchRelease
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One wheel to build: a torch release for one compute platform and CPU arch."""
+
+    package: str
+    package_version: str
+    label_format: str
+    torch: TorchRelease
+    compute: str  # "cpu" or a CUDA version such as "13.0"
+    cuda: CudaSpec | None
+    arch: str
+    pythons: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """Stable, readable id used by nox, workflows and the CLI."""
+        return f"torch{self.torch.minor}-{self.label.compute}-{self.arch}"
+
+    @property
+    def label(self) -> Label:
+        return Label(
+            compute=compute_tag(self.cuda.version if self.cuda else None), torch=self.torch.minor
+        )
+
+    @property
+    def local_version(self) -> str:
+        return self.label.format(self.label_format)
+
+    @property
+    def version(self) -> str:
+        return f"{self.package_version}+{self.local_version}"
+
+    @property
+    def torch_requirement(self) -> str:
+        return self.label.torch_requirement
+
+    @property
+    def abi3_tag(self) -> str:
+        """The oldest Python the cell serves, as the wheel's abi3 tag (cp310)."""
+        oldest = min(self.pythons, key=_version_key)
+        return "cp" + oldest.replace(".", "")
+
+    @property
+    def platform_tag(self) -> str:
+        return f"manylinux_{self.torch.manylinux}_{self.arch}"
+
+    @property
+    def wheel_prefix(self) -> str:
+        """The start of the wheel's file name: distribution and version."""
+        return f"{self.package.replace('-', '_')}-{self.version}"
+
+    @property
+    def arch_list(self) -> str:
+        """Default TORCH_CUDA_ARCH_LIST; empty for CPU cells."""
+        return self.cuda.arch_list if self.cuda else ""
+
+    @property
+    def sort_key(self) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+        """Newest torch first; within it the newest CUDA, then CPU."""
+        compute = _version_key(self.compute) if self.cuda else (0,)
+        return (_version_key(self.torch.minor), compute, self.arch)
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def _matches(rule: Rule, torch: str, compute: str, python: str | None, arch: str) -> bool:
+    return (
+        rule.torch in (None, torch)
+        and rule.compute in (None, compute)
+        and (python is None or rule.python in (None, python))
+        and rule.arch in (None, arch)
+    )
+
+
+def _supported(release: TorchRelease, compute: str) -> bool:
+    return compute == CPU or compute in release.cuda
+
+
+def unsupported_reason(matrix: Matrix, torch: str, compute: str) -> str | None:
+    """Why torch ``torch`` has no ``compute`` build, or None if it has one."""
+    release = matrix.torch_release(torch)
+    if _supported(release, compute):
+        return None
+    return f"torch {torch} has no CUDA {compute} build (it supports CUDA {', '.join(release.cuda)})"
+
+
+def _make_cell(
+    matrix: Matrix, release: TorchRelease, compute: str, arch: str, pythons: Iterable[str]
+) -> Cell:
+    return Cell(
+        package=matrix.package.name,
+        package_version=matrix.package.version,
+        label_format=matrix.label,
+        torch=release,
+        compute=compute,
+        cuda=None if compute == CPU else matrix.cuda[compute],
+        arch=arch,
+        pythons=tuple(sorted(set(pythons), key=_version_key)),
+    )
+
+
+def cells(matrix: Matrix) -> tuple[Cell, ...]:
+    """Every cell of the matrix, newest first."""
+    found: dict[tuple[str, str, str], Cell] = {}
+    for torch, compute, arch in itertools.product(
+        matrix.axes.torch, matrix.axes.compute, matrix.axes.arch
+    ):
+        release = matrix.torch[torch]
+        if not _supported(release, compute):
+            continue
+        if any(
+            _matches(r, torch, compute, None, arch) and r.python is None for r in matrix.exclude
+        ):
+            continue
+        pythons = [
+            p
+            for p in matrix.axes.python
+            if p in release.python
+            and not any(_matches(r, torch, compute, p, arch) for r in matrix.exclude)
+        ]
+        if pythons:
+            found[(torch, compute, arch)] = _make_cell(matrix, release, compute, arch, pythons)
+
+    for i, rule in enumerate(matrix.include):
+        where = f"include[{i}]"
+        if rule.torch is None or rule.compute is None:
+            raise ConfigError(matrix.source, where, "an include names at least torch and compute")
+        reason = unsupported_reason(matrix, rule.torch, rule.compute)
+        if reason:
+            raise ConfigError(matrix.source, where, reason)
+        release = matrix.torch[rule.torch]
+        if rule.python is not None and rule.python not in release.python:
+            raise ConfigError(
+                matrix.source,
+                where,
+                f"torch {rule.torch} does not support Python {rule.python} "
+                f"(it supports {', '.join(release.python)})",
+            )
+        arch = rule.arch or "x86_64"
+        key = (rule.torch, rule.compute, arch)
+        extra = (
+            [rule.python] if rule.python else [p for p in matrix.axes.python if p in release.python]
+        )
+        previous = found[key].pythons if key in found else ()
+        found[key] = _make_cell(matrix, release, rule.compute, arch, [*previous, *extra])
+    return tuple(sorted(found.values(), key=lambda c: c.sort_key, reverse=True))
+
+
+def find_cell(matrix: Matrix, cell_id: str, default_arch: str = "x86_64") -> Cell:
+    """Look a cell up by id (``torch2.14-cu130-x86_64``; the arch may be left off)."""
+    parts = cell_id.split("-")
+    if len(parts) == 2:
+        parts.append(default_arch)
+    all_cells = cells(matrix)
+    by_id = {c.id: c for c in all_cells}
+    if len(parts) == 3 and "-".join(parts) in by_id:
+        return by_id["-".join(parts)]
+    if len(parts) != 3 or not parts[0].startswith("torch"):
+        raise UserError(f"bad cell id {cell_id!r}: expected e.g. 'torch2.14-cu130-x86_64'")
+    torch, tag = parts[0].removeprefix("torch"), parts[1]
+    if torch not in matrix.torch:
+        raise UserError(
+            f"unknown cell {cell_id!r}: matrix.yaml has no torch {torch}"
+            f"{did_you_mean(torch, matrix.torch)}"
+        )
+    compute = _compute_of_tag(matrix, tag)
+    if compute is None:
+        known = [compute_tag(None if c == CPU else c) for c in (CPU, *matrix.cuda)]
+        raise UserError(
+            f"unknown cell {cell_id!r}: no compute platform {tag!r}{did_you_mean(tag, known)}"
+        )
+    reason = unsupported_reason(matrix, torch, compute)
+    if reason:
+        raise UserError(f"unknown cell {cell_id!r}: {reason}")
+    raise UserError(
+        f"cell {cell_id!r} is not in the matrix (left out by matrix.yaml's axes or exclude rules)"
+        f"{did_you_mean(cell_id, by_id)}"
+    )
+
+
+def _compute_of_tag(matrix: Matrix, tag: str) -> str | None:
+    if tag == CPU:
+        return CPU
+    for version in matrix.cuda:
+        if compute_tag(version) == tag:
+            return version
+    return None
