@@ -63,8 +63,10 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the whole suite: build the default cell, then unit, extension and e2e tests."""
+    """Run the whole suite: lint, build the default cell, then unit, extension and e2e tests."""
     session.install(*TEST)
+    session.run("ruff", "check", ".")
+    session.run("mypy")
     work = Path(session.create_tmp())
     dist = work / "dist"
     shutil.rmtree(dist, ignore_errors=True)
@@ -91,7 +93,7 @@ def _build(session: nox.Session, cells: list[str]) -> None:
     session.install(*SERVICE)
     args = [a for c in cells for a in ("--cell", c)]
     _wheel_matrix(session, "build", "--dist", str(DIST), *args, *session.posargs)
-    _wheel_matrix(session, "index", "--dist", str(DIST))
+    _wheel_matrix(session, "index", "--wheels", str(DIST / "wheels"), "--out", str(DIST / "index"))
 
 
 @nox.session(default=False)
@@ -111,11 +113,14 @@ def build_cell(session: nox.Session, cell: str) -> None:
 def index(session: nox.Session) -> None:
     """Regenerate the local index in dist/index from the wheels in dist/wheels."""
     session.install(*SERVICE)
-    _wheel_matrix(session, "index", "--dist", str(DIST), *session.posargs)
+    _wheel_matrix(
+        session, "index", "--wheels", str(DIST / "wheels"), "--out", str(DIST / "index"),
+        *session.posargs,
+    )
 
 
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
     """Serve dist/index over HTTP on 127.0.0.1 (pip/uv can install from it)."""
     session.install(*SERVICE)
-    _wheel_matrix(session, "serve", "--dist", str(DIST), *session.posargs)
+    _wheel_matrix(session, "serve", "--root", str(DIST / "index"), *session.posargs)

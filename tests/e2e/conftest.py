@@ -1,0 +1,87 @@
+"""End-to-end fixtures: one real wheel of the default cell, and an index serving it.
+
+The wheel comes from $WHEEL_MATRIX_WHEEL when the caller built it already
+(`nox -s tests` does, so the suite compiles once); otherwise these fixtures
+run the real build command themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wheel_matrix(*args: str, cwd: Path = ROOT, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run the service's CLI as a user would, failing the test with its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wheel_matrix", *args],
+        cwd=cwd, capture_output=True, text=True, check=False, **kwargs,  # type: ignore[call-overload]
+    )
+    assert done.returncode == 0, f"wheel_matrix {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = os.environ.get("WHEEL_MATRIX_WHEEL")
+    if given:
+        return Path(given)
+    dist = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "TORCH_CUDA_ARCH_LIST": os.environ.get("TORCH_CUDA_ARCH_LIST", "9.0")}
+    wheel_matrix("build", "--dist", str(dist), env=env)
+    (wheel,) = sorted((dist / "wheels").glob("*.whl"))
+    return wheel
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early:\n{proc.communicate()[1]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def index_url(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a served index holding the built wheel (channels below it)."""
+    dist = tmp_path_factory.mktemp("published")
+    (dist / "wheels").mkdir()
+    shutil.copy(built_wheel, dist / "wheels")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    wheel_matrix("index", "--wheels", str(dist / "wheels"), "--out", str(dist / "index"),
+                 "--base-url", base)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wheel_matrix", "serve", "--root", str(dist / "index"),
+         "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until_serving(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
