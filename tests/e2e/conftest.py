@@ -22,13 +22,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wheel_matrix(*args: str, cwd: Path = ROOT, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def wheel_matrix(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the service's CLI as a user would, failing the test with its output."""
     done = subprocess.run(
         [sys.executable, "-m", "wheel_matrix", *args],
-        cwd=cwd, capture_output=True, text=True, check=False, **kwargs,  # type: ignore[call-overload]
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert done.returncode == 0, f"wheel_matrix {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    output = f"{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"wheel_matrix {' '.join(args)} failed:\n{output}"
     return done
 
 
@@ -72,12 +79,24 @@ def index_url(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     shutil.copy(built_wheel, dist / "wheels")
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    wheel_matrix("index", "--wheels", str(dist / "wheels"), "--out", str(dist / "index"),
-                 "--base-url", base)
+    wheel_matrix(
+        "index", "--wheels", str(dist / "wheels"), "--out", str(dist / "index"), "--base-url", base
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "wheel_matrix", "serve", "--root", str(dist / "index"),
-         "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "wheel_matrix",
+            "serve",
+            "--root",
+            str(dist / "index"),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_until_serving(base, server)

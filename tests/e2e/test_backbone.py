@@ -39,8 +39,9 @@ SMOKE = textwrap.dedent("""
 
 
 def run(*argv: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, f"{' '.join(map(str, argv))}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -70,8 +71,17 @@ def test_pip_installs_the_labelled_wheel_over_pypi(index_url: str, tmp_path: Pat
     run(sys.executable, "-m", "venv", venv)
     # The README's command. PyPI also offers causal-conv1d (as an sdist): pip merges both
     # indexes, and --only-binary keeps it from ever building upstream's sdist.
-    run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--extra-index-url",
-        channel_url(index_url), "--only-binary=causal-conv1d", "causal-conv1d")
+    run(
+        venv / "bin" / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--extra-index-url",
+        channel_url(index_url),
+        "--only-binary=causal-conv1d",
+        "causal-conv1d",
+    )
     version, torch_version = run(venv / "bin" / "python", "-c", SMOKE).split()
     assert version == CELL.version
     assert torch_version.startswith(CELL.torch.minor + ".")
@@ -80,8 +90,17 @@ def test_pip_installs_the_labelled_wheel_over_pypi(index_url: str, tmp_path: Pat
 def test_uv_pip_installs_the_labelled_wheel(index_url: str, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run("uv", "venv", "--quiet", "--python", sys.executable, venv)
-    run("uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python",
-        "--extra-index-url", channel_url(index_url), "causal-conv1d")
+    run(
+        "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        venv / "bin" / "python",
+        "--extra-index-url",
+        channel_url(index_url),
+        "causal-conv1d",
+    )
     version, _ = run(venv / "bin" / "python", "-c", SMOKE).split()
     assert version == CELL.version
 
@@ -92,7 +111,8 @@ def test_uv_project_locks_and_syncs_without_building(
     # The scenario of uv's "unclear how to `uv add causal-conv1d`" issue.
     project = tmp_path / "app"
     project.mkdir()
-    (project / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [project]
         name = "app"
         version = "0.1.0"
@@ -106,7 +126,8 @@ def test_uv_project_locks_and_syncs_without_building(
 
         [tool.uv.sources]
         causal-conv1d = {{ index = "causal-conv1d-{CELL.label.channel}" }}
-    """))
+    """)
+    )
     run("uv", "lock", "--quiet", "--python", sys.executable, cwd=project)
     lock = (project / "uv.lock").read_text()
     assert f'version = "{CELL.version}"' in lock

@@ -20,7 +20,10 @@ __global__ void scale(float* x, float a, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) x[i] *= a;
 }
-int launch(float* x, int n) { scale<<<(n + 255) / 256, 256>>>(x, 2.f, n); return cudaGetLastError(); }
+int launch(float* x, int n) {
+  scale<<<(n + 255) / 256, 256>>>(x, 2.f, n);
+  return cudaGetLastError();
+}
 """
 
 
@@ -63,5 +66,5 @@ def test_resolve_refuses_cuda_without_a_compiler(tmp_path: Path) -> None:
     cuda = model.load(ROOT / "matrix.yaml").cuda["12.6"]
     if "12.6" in toolchain.system_toolkits():
         pytest.skip("this machine has a CUDA 12.6 toolkit")
-    with pytest.raises(UserError, match="CUDA 12.6 needs a system toolkit"):
+    with pytest.raises(UserError, match=r"CUDA 12\.6 needs a system toolkit"):
         toolchain.resolve(cuda, tmp_path, "auto")
