@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from wheel_matrix import build_cli
 from wheel_matrix.cli import Register
+from wheel_matrix.index import cli as index_cli
 
-REGISTRARS: list[Register] = [build_cli.register]
-REGISTRARS.append(__import__("wheel_matrix.index.cli", fromlist=["register"]).register)
+REGISTRARS: list[Register] = [build_cli.register, index_cli.register]

@@ -1,0 +1,166 @@
+"""verify: each planted fault is found and named; a clean index passes, by folder or URL."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from wheel_matrix.cli import main
+from wheel_matrix.index import build_index, simple
+from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.index.publish import load_project
+from wheel_matrix.index.serve import serving
+from wheel_matrix.index.simple import IndexFile
+from wheel_matrix.index.verify import verify_index
+
+NOW = datetime(2025, 3, 1, tzinfo=UTC)
+CU130 = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
+CPU = "causal_conv1d-1.7.0+cputorch2.13-py3-none-any.whl"
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Path:
+    paths = [
+        make_wheel(tmp_path / "w", "causal-conv1d", v, requires_python=">=3.9")
+        for v in ("1.7.0+cputorch2.13", "1.7.0+cu130torch2.14")
+    ]
+    build_index(paths, tmp_path / "index", now=NOW)
+    return tmp_path / "index"
+
+
+def rewrite(index: Path, channel: str, change: object) -> None:
+    """Rewrite both forms of a project page with ``change(files) -> files``."""
+    page = load_project(index, channel, "causal-conv1d")
+    assert page is not None
+    page = page.with_files(change(list(page.files)))  # type: ignore[operator]
+    folder = index / channel / "causal-conv1d"
+    (folder / "index.html").write_bytes(simple.project_html(page))
+    (folder / "index.json").write_bytes(simple.project_json(page))
+
+
+def plant_file(index: Path, channel: str, wheel: Path) -> None:
+    """Publish ``wheel`` in ``channel`` by hand, bypassing every check build_index makes."""
+    folder = index / channel / "causal-conv1d"
+    shutil.copy(wheel, folder / wheel.name)
+    meta = make_metadata(wheel)
+    (folder / (wheel.name + ".metadata")).write_bytes(meta)
+    entry = IndexFile(
+        wheel.name,
+        hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        wheel.stat().st_size,
+        "2025-03-01T00:00:00.000000Z",
+        None,
+        hashlib.sha256(meta).hexdigest(),
+    )
+    rewrite(index, channel, lambda files: [*files, entry])
+
+
+def make_metadata(wheel: Path) -> bytes:
+    from wheel_matrix.index.wheelfile import read_metadata
+
+    return read_metadata(wheel)
+
+
+def faults(index: Path) -> list[str]:
+    report = verify_index(str(index))
+    return [str(f) for f in report.faults]
+
+
+def test_clean_index_passes(index: Path) -> None:
+    report = verify_index(str(index))
+    assert report.ok and report.files == 2 and report.channels == ("cpu", "cu130")
+
+
+def test_clean_index_passes_over_http(index: Path) -> None:
+    with serving(index) as url:
+        report = verify_index(url)
+    assert report.ok and report.files == 2
+
+
+def test_changed_wheel_bytes(index: Path) -> None:
+    path = index / "cu130/causal-conv1d" / CU130
+    path.write_bytes(path.read_bytes() + b"\0")
+    (fault,) = [f for f in faults(index) if "sha256 is" in f]
+    assert fault.startswith(f"cu130/causal-conv1d/{CU130}: sha256 is ")
+    assert any("JSON size" in f for f in faults(index))
+
+
+def test_changed_metadata_file(index: Path) -> None:
+    path = index / "cpu/causal-conv1d" / (CPU + ".metadata")
+    path.write_bytes(path.read_bytes().replace(b"Requires-Python", b"Requires-Pythom"))
+    found = faults(index)
+    assert f"cpu/causal-conv1d/{CPU}.metadata: differs from the wheel's METADATA" in found
+    assert any(f.startswith(f"cpu/causal-conv1d/{CPU}.metadata: sha256 is") for f in found)
+
+
+def test_missing_files(index: Path) -> None:
+    (index / "cpu/causal-conv1d" / CPU).unlink()
+    (index / "cu130/causal-conv1d" / (CU130 + ".metadata")).unlink()
+    found = faults(index)
+    assert f"cpu/causal-conv1d/{CPU}: linked but missing" in found
+    assert (
+        f"cu130/causal-conv1d/{CU130}.metadata: announced by data-core-metadata but missing"
+        in found
+    )
+
+
+def test_filename_version_differs_from_metadata(tmp_path: Path, index: Path) -> None:
+    liar = make_wheel(
+        tmp_path / "x",
+        "causal-conv1d",
+        "1.7.0+cu130torch2.14",
+        filename="causal_conv1d-1.7.9+cu130torch2.14-py3-none-any.whl",
+    )
+    plant_file(index, "cu130", liar)
+    assert (
+        f"cu130/causal-conv1d/{liar.name}: file name version 1.7.9+cu130torch2.14 != "
+        "METADATA version 1.7.0+cu130torch2.14"
+    ) in faults(index)
+
+
+def test_wheel_in_the_wrong_channel(tmp_path: Path, index: Path) -> None:
+    stray = make_wheel(tmp_path / "x", "causal-conv1d", "1.7.1+cu126torch2.13")
+    plant_file(index, "cpu", stray)
+    assert (
+        f"cpu/causal-conv1d/{stray.name}: built for channel cu126 (label cu126torch2.13), "
+        "published in cpu"
+    ) in faults(index)
+
+
+def test_html_and_json_disagree(index: Path) -> None:
+    page = load_project(index, "cpu", "causal-conv1d")
+    assert page is not None
+    yanked = page.with_files([replace(page.files[0], yanked="")])
+    (index / "cpu/causal-conv1d/index.html").write_bytes(simple.project_html(yanked))
+    assert f"cpu/causal-conv1d/{CPU}: JSON and HTML pages disagree about this file" in faults(index)
+
+
+def test_bare_plus_and_missing_hash(index: Path) -> None:
+    path = index / "cpu/causal-conv1d/index.html"
+    text = path.read_text()
+    path.write_text(text.replace("%2B", "+", 1).replace("#sha256=", "#md5=", 1))
+    found = faults(index)
+    assert any("bare '+' in href" in f for f in found)
+    assert any("link has no #sha256= fragment" in f for f in found)
+
+
+def test_cli_exits_non_zero_naming_each_fault(
+    index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (index / "cpu/causal-conv1d" / CPU).unlink()
+    (index / "cu130/causal-conv1d" / (CU130 + ".metadata")).write_bytes(b"x")
+    assert main(["verify", str(index)]) == 1
+    err = capsys.readouterr().err
+    assert f"cpu/causal-conv1d/{CPU}: linked but missing" in err
+    assert f"cu130/causal-conv1d/{CU130}.metadata: sha256 is" in err
+    assert "fault(s)" in err
+
+
+def test_cli_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path / "nope")]) == 2
+    assert "no such index folder" in capsys.readouterr().err

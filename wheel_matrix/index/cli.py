@@ -1,0 +1,217 @@
+"""The index commands: index, serve, yank, unyank, verify, publish, which-index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wheel_matrix import log
+from wheel_matrix.index.instructions import instructions
+
+DEFAULT_WHEELS = Path("dist/wheels")
+DEFAULT_ROOT = Path("dist/index")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/"
+
+
+def print_instructions(base_url: str, channels: list[str]) -> None:
+    """Per channel: its URL and the lines to install from it (stdout, to copy)."""
+    for channel in channels:
+        lines = instructions(base_url, channel)
+        print(f"[{channel}] {lines.url}")
+        print(f"  {lines.pip}")
+        print(f"  {lines.uv}")
+        print("  # pyproject.toml (uv project):")
+        print("\n".join("    " + line if line else "" for line in lines.pyproject.splitlines()))
+        print("  # Poetry:")
+        print("\n".join("    " + line for line in lines.poetry.splitlines()))
+        print()
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from wheel_matrix.index.publish import build_index, wheels_in
+
+    with log.step(f"index {args.wheels} -> {args.out}"):
+        report = build_index(wheels_in(args.wheels), args.out, base_url=args.base_url)
+    rows = [[c.channel, ", ".join(c.projects), str(c.versions)] for c in report.channels]
+    if rows:
+        log.info(log.table(["channel", "projects", "versions"], rows, title="Index"))
+    log.info(
+        f"{len(report.added)} wheel(s) added, {len(report.unchanged)} already published, "
+        f"{len(report.pages_written)} page(s) written"
+    )
+    print_instructions(args.base_url, [c.channel for c in report.channels])
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from wheel_matrix.errors import UserError
+    from wheel_matrix.index.serve import base_url, make_server
+
+    if not (args.root / "index.html").is_file():
+        raise UserError(f"{args.root}: no index here (run `wheel-matrix index` first)")
+    try:
+        server = make_server(args.root, args.host, args.port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
+    log.info(f"serving {args.root} at {base_url(server)} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def _cmd_yank(args: argparse.Namespace) -> int:
+    from wheel_matrix.index.publish import set_yanked
+
+    reason = None if args.command == "unyank" else (args.reason or "")
+    report = set_yanked(
+        args.root, args.version, project=args.project, reason=reason, base_url=args.base_url
+    )
+    verb = "unyanked" if reason is None else "yanked"
+    for relpath in report.files:
+        log.info(f"{verb} {relpath}")
+    if not report.files:
+        log.info(f"nothing to do: {args.version} is already {verb}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from wheel_matrix.index.verify import verify_index
+
+    with log.step(f"verify {args.target}"):
+        report = verify_index(
+            args.target, args.channel or None, resolve=args.resolve, torches=args.torch or None
+        )
+    for note in report.notes:
+        log.warn(note)
+    for fault in report.faults:
+        log.error(str(fault))
+    if report.faults:
+        log.info(f"{len(report.faults)} fault(s) in {report.target}")
+        return 1
+    log.info(
+        f"ok: {report.files} wheel(s) in {len(report.channels)} channel(s) "
+        f"({', '.join(report.channels)})" + (", resolved by pip and uv" if args.resolve else "")
+    )
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from wheel_matrix.errors import UserError
+    from wheel_matrix.index import targets
+    from wheel_matrix.index.publish import wheels_in
+
+    dest: str = args.to
+    if dest.startswith("twine:"):
+        with log.step(f"twine upload to {dest[6:]}"):
+            targets.publish_twine(wheels_in(args.wheels), dest[6:])
+        return 0
+    if dest.startswith("pages:"):
+        with log.step(f"publish {args.root} -> GitHub Pages tree {dest[6:]}"):
+            report = targets.publish_pages(args.root, Path(dest[6:]))
+    elif dest.startswith("s3://"):
+        with log.step(f"publish {args.root} -> {dest}"):
+            report = targets.publish_s3(args.root, dest, args.endpoint_url)
+    else:
+        raise UserError(
+            f"unknown publish target {dest!r} (expected pages:DIR, s3://BUCKET[/PREFIX] "
+            "or twine:REPOSITORY_URL)"
+        )
+    log.info(f"{len(report.uploaded)} file(s) written, {report.unchanged} unchanged")
+    return 0
+
+
+def _cmd_which(args: argparse.Namespace) -> int:
+    from wheel_matrix.index import which
+
+    env = which.inspect(args.python)
+    driver = f", NVIDIA driver CUDA {env.driver_cuda}" if env.driver_cuda else ", no NVIDIA driver"
+    log.info(f"Python {env.python}, torch {env.torch or 'not installed'}{driver}")
+    index = args.index or (str(args.root) if args.root.exists() else args.base_url)
+    choice = which.choose(env, which.load_channels(index), args.base_url)
+    log.info(f"{choice.why}: channel {choice.channel}, newest build {choice.version}")
+    print(choice.lines.url)
+    print(choice.lines.pip)
+    print(choice.lines.uv)
+    return 0
+
+
+def _root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root", type=Path, default=DEFAULT_ROOT, help=f"index folder (default {DEFAULT_ROOT})"
+    )
+
+
+def _base_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        help=f"URL the index is reached at (default {DEFAULT_BASE_URL}, i.e. `serve`)",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("index", help="(re)build the per-channel simple index from built wheels")
+    p.add_argument("--wheels", type=Path, default=DEFAULT_WHEELS, help="wheel store folder")
+    p.add_argument("--out", type=Path, default=DEFAULT_ROOT, help="index folder")
+    _base_url(p)
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("serve", help="serve the index on 127.0.0.1 (PEP 691 negotiation)")
+    _root(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("verify", help="check an index folder or URL: hashes, metadata, labels")
+    p.add_argument("target", nargs="?", default=str(DEFAULT_ROOT), help="folder or http(s) URL")
+    p.add_argument("--channel", action="append", help="only this channel (repeatable)")
+    p.add_argument(
+        "--resolve",
+        action="store_true",
+        help="also have real pip and uv resolve causal-conv1d for each torch minor",
+    )
+    p.add_argument(
+        "--torch",
+        action="append",
+        metavar="MINOR",
+        help="torch minors to resolve for (default: every one the channel has)",
+    )
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "publish", help="copy the index to GitHub Pages or S3, or twine-upload the wheels"
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="TARGET",
+        help="pages:DIR (a GitHub Pages tree), s3://BUCKET[/PREFIX], or twine:REPOSITORY_URL",
+    )
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    p.add_argument("--wheels", type=Path, default=DEFAULT_WHEELS, help="wheels for twine")
+    _root(p)
+    p.set_defaults(func=_cmd_publish)
+
+    p = sub.add_parser(
+        "which-index", help="print the channel URL and install line for this machine"
+    )
+    p.add_argument("--python", default=sys.executable, help="interpreter to inspect")
+    p.add_argument(
+        "--index", help="index folder or URL to look in (default: --root, else --base-url)"
+    )
+    _root(p)
+    _base_url(p)
+    p.set_defaults(func=_cmd_which)
+
+    for name, verb in (("yank", "yank"), ("unyank", "unyank")):
+        p = sub.add_parser(name, help=f"{verb} a version (PEP 592) in the index")
+        p.add_argument("version", help="1.7.0+cu130torch2.14 (one channel) or 1.7.0 (all)")
+        p.add_argument("--project", default="causal-conv1d")
+        if name == "yank":
+            p.add_argument("--reason", default="", help="shown to users by installers")
+        _root(p)
+        _base_url(p)
+        p.set_defaults(func=_cmd_yank)

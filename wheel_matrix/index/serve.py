@@ -1,0 +1,186 @@
+"""``serve``: the index folder over HTTP on 127.0.0.1, with PEP 691 negotiation.
+
+A folder URL that has both ``index.json`` and ``index.html`` answers with
+whichever the ``Accept`` header prefers (or a ``?format=`` query, as PEP 691
+suggests); static hosts, which cannot do this, serve ``index.html`` there and
+``index.json`` at its explicit URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from wheel_matrix.index import http
+from wheel_matrix.index.simple import HTML_V1, JSON_V1, PAGE_HTML, PAGE_JSON
+
+# Server preference when the client likes several equally: JSON is cheaper to parse.
+_OFFERS = (JSON_V1, HTML_V1, "text/html")
+
+
+def _accept(header: str) -> list[tuple[str, float]]:
+    out = []
+    for part in header.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        if not fields[0]:
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        out.append((fields[0].lower(), q))
+    return out
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None if the client accepts none we offer."""
+    if not accept:
+        return "text/html"
+    ranges = _accept(accept)
+    best: tuple[float, int, str] | None = None
+    for rank, offer in enumerate(_OFFERS):
+        major = offer.split("/")[0]
+        # The most specific matching range decides the q of an offer (RFC 9110).
+        q = next((q for r, q in ranges if r == offer), None)
+        if q is None:
+            q = next((q for r, q in ranges if r == f"{major}/*"), None)
+        if q is None:
+            q = next((q for r, q in ranges if r == "*/*"), None)
+        if q is not None and q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
+            best = (q, -rank, offer)
+    return best[2] if best else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    root: Path
+    # (path, content type, body bytes) per request when set: what a client fetched.
+    record: list[tuple[str, str, int]] | None = None
+    server_version = "wheel-matrix-index"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        if os.environ.get("WHEEL_MATRIX_SERVE_LOG"):
+            super().log_message(format, *args)
+
+    def do_HEAD(self) -> None:
+        self._respond(body=False)
+
+    def do_GET(self) -> None:
+        self._respond(body=True)
+
+    def _send(self, status: int, ctype: str, data: bytes, body: bool, cache: str = "") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if cache:
+            self.send_header("Cache-Control", cache)
+        self.send_header("Vary", "Accept")
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+        if self.record is not None:
+            self.record.append((self.path, ctype, len(data) if body else 0))
+
+    def _error(self, status: HTTPStatus, body: bool) -> None:
+        self._send(status, "text/plain; charset=utf-8", f"{status.phrase}\n".encode(), body)
+
+    def _respond(self, body: bool) -> None:
+        parts = urlsplit(self.path)
+        relpath = unquote(parts.path).lstrip("/")
+        target = (self.root / relpath).resolve()
+        if target != self.root and self.root not in target.parents:
+            return self._error(HTTPStatus.NOT_FOUND, body)
+        if target.is_dir():
+            if not parts.path.endswith("/"):
+                # Relative hrefs on the page only resolve under the slash form.
+                self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+                self.send_header("Location", parts.path + "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return self._page(target, relpath, parse_qs(parts.query), body)
+        if not target.is_file():
+            return self._error(HTTPStatus.NOT_FOUND, body)
+        return self._send(
+            HTTPStatus.OK,
+            http.content_type(relpath),
+            target.read_bytes(),
+            body,
+            http.cache_control(relpath),
+        )
+
+    def _page(self, folder: Path, relpath: str, query: dict[str, list[str]], body: bool) -> None:
+        has_json = (folder / PAGE_JSON).is_file()
+        has_html = (folder / PAGE_HTML).is_file()
+        if not has_html:
+            return self._error(HTTPStatus.NOT_FOUND, body)
+        if not has_json:  # the landing page: plain HTML, nothing to negotiate
+            return self._send(
+                HTTPStatus.OK, http.HTML, (folder / PAGE_HTML).read_bytes(), body, http.CACHE_PAGE
+            )
+        wanted = query.get("format", [None])[0] or self.headers.get("Accept")
+        chosen = negotiate(wanted)
+        if chosen is None:
+            return self._error(HTTPStatus.NOT_ACCEPTABLE, body)
+        page = folder / (PAGE_JSON if chosen == JSON_V1 else PAGE_HTML)
+        ctype = http.HTML if chosen == "text/html" else chosen
+        return self._send(HTTPStatus.OK, ctype, page.read_bytes(), body, http.CACHE_PAGE)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        # An installer that drops a connection it no longer needs is not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def make_server(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    record: list[tuple[str, str, int]] | None = None,
+) -> ThreadingHTTPServer:
+    handler = type("IndexHandler", (_Handler,), {"root": root.resolve(), "record": record})
+    return _Server((host, port), handler)
+
+
+def base_url(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}/"
+
+
+@contextlib.contextmanager
+def serving(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    record: list[tuple[str, str, int]] | None = None,
+) -> Iterator[str]:
+    """Serve ``root`` in a background thread; yields the base URL (port 0: any free one).
+
+    With ``record``, each request's path, content type and body size is appended to it.
+    """
+    server = make_server(root, host, port, record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base_url(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

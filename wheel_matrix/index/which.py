@@ -1,0 +1,147 @@
+"""``which-index``: the channel and install line that fit this machine's Python, torch and CUDA.
+
+The compute platform comes from the installed torch (``torch.version.cuda``)
+when there is one, otherwise from the NVIDIA driver's highest supported CUDA
+(``nvidia-smi``), otherwise CPU. The torch minor must be one the channel has
+a build for; the index's ``channels.json`` says which.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from wheel_matrix.errors import UserError
+from wheel_matrix.index import landing
+from wheel_matrix.index.instructions import PROJECT, Instructions, instructions
+from wheel_matrix.label import compute_tag, label_of_version
+
+_PROBE = """
+import json, sys
+try:
+    import torch
+    found = {"torch": torch.__version__, "cuda": torch.version.cuda}
+except ImportError:
+    found = {"torch": None, "cuda": None}
+found["python"] = "%d.%d" % sys.version_info[:2]
+print(json.dumps(found))
+"""
+
+
+@dataclass(frozen=True)
+class LocalEnv:
+    python: str  # "3.11"
+    torch: str | None  # full torch version, e.g. "2.14.0+cu130"
+    torch_cuda: str | None  # CUDA torch was built with, None for a CPU build
+    driver_cuda: str | None  # highest CUDA the NVIDIA driver supports
+
+    @property
+    def torch_minor(self) -> str | None:
+        if self.torch is None:
+            return None
+        match = re.match(r"(\d+)\.(\d+)", self.torch)
+        return f"{match[1]}.{match[2]}" if match else None
+
+
+@dataclass(frozen=True)
+class Choice:
+    channel: str
+    version: str
+    lines: Instructions
+    why: str
+
+
+def inspect(python: str = sys.executable) -> LocalEnv:
+    try:
+        out = subprocess.run(
+            [python, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"cannot inspect {python}: {exc}") from exc
+    found = json.loads(out.strip().splitlines()[-1])
+    return LocalEnv(found["python"], found["torch"], found["cuda"], driver_cuda())
+
+
+def driver_cuda() -> str | None:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"CUDA Version:\s*(\d+\.\d+)", out)
+    return match[1] if match else None
+
+
+def load_channels(index: str) -> landing.LandingData:
+    if index.startswith(("http://", "https://")):
+        url = index.rstrip("/") + "/" + landing.DATA_FILE
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                data: landing.LandingData = json.loads(response.read())["channels"]
+                return data
+        except (urllib.error.URLError, ValueError, KeyError) as exc:
+            raise UserError(f"{url}: cannot read the index's channel list: {exc}") from exc
+    data = landing.load_data(Path(index))
+    if not data:
+        raise UserError(f"{index}: no index here (run `wheel-matrix index` first)")
+    return data
+
+
+def _cuda_of(channel: str) -> tuple[int, int] | None:
+    if channel == "cpu":
+        return None
+    digits = channel[2:]
+    return int(digits[:-1]), int(digits[-1])
+
+
+def choose(env: LocalEnv, data: landing.LandingData, base_url: str) -> Choice:
+    """The channel and newest build for ``env``; a UserError that says why if none fits."""
+    builds: dict[str, list[str]] = {}  # channel -> unyanked versions for env's torch
+    torches: set[str] = set()
+    for channel, projects in data.items():
+        for entry in projects.get(PROJECT, []):
+            if entry["yanked"]:
+                continue
+            label = label_of_version(entry["version"])
+            torches.add(label.torch)
+            if label.torch == env.torch_minor:
+                builds.setdefault(channel, []).append(entry["version"])
+    available = ", ".join(sorted(torches, key=lambda t: tuple(map(int, t.split("."))))) or "none"
+    if env.torch_minor is None:
+        raise UserError(
+            f"torch is not installed for Python {env.python}: install torch first "
+            f"(this index has builds for torch {available})"
+        )
+    if not builds:
+        raise UserError(
+            f"no {PROJECT} build for torch {env.torch_minor} in this index "
+            f"(it has builds for torch {available})"
+        )
+    if env.torch_cuda is not None:
+        channel = compute_tag(env.torch_cuda)
+        why = f"torch {env.torch} was built with CUDA {env.torch_cuda}"
+        if channel not in builds:
+            raise UserError(
+                f"no {PROJECT} build for torch {env.torch_minor} with CUDA {env.torch_cuda} "
+                f"(channel {channel}); this torch has builds in: {', '.join(sorted(builds))}"
+            )
+    else:
+        channel, why = "cpu", f"torch {env.torch} is a CPU build"
+        if channel not in builds:
+            raise UserError(
+                f"no CPU build of {PROJECT} for torch {env.torch_minor}; "
+                f"it has builds in: {', '.join(sorted(builds))}"
+            )
+    newest = max(builds[channel], key=Version)
+    return Choice(channel, newest, instructions(base_url, channel), why)
