@@ -149,8 +149,8 @@ def ensure_venv(plan: BuildPlan, python: str) -> Path:
     if not ready.exists():
         shutil.rmtree(plan.venv, ignore_errors=True)
         proc.run([python, "-m", "venv", plan.venv])
-        pip: list[str | Path] = [_venv_python(plan.venv), "-m", "pip", "-q"]
-        proc.run([*pip, "install", "--disable-pip-version-check", *BUILD_TOOLS, *plan.torch_install])
+        pip: list[str | Path] = [_venv_python(plan.venv), "-m", "pip", "install", "-q"]
+        proc.run([*pip, "--disable-pip-version-check", *BUILD_TOOLS, *plan.torch_install])
         ready.write_text(" ".join(plan.torch_install) + "\n")
     _check_torch(plan)
     return _venv_python(plan.venv)
