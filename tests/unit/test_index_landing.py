@@ -28,6 +28,9 @@ def test_landing_lists_channels_and_embeds_picker_data(tmp_path: Path) -> None:
     data = json.loads(match[1])
     assert data["templates"] == TEMPLATES and data["base_url"] == "https://w.example/"
     assert data["titles"] == {"cpu": "CPU only", "cu130": "CUDA 13.0"}
+    assert data["order"] == ["cu130", "cpu"]  # newest CUDA first, CPU last
+    # Self-contained: nothing fetched from elsewhere (the favicon is a data: URL).
+    assert not re.search(r'(src|href)="(https?:)?//', html)
     assert (
         data["channels"] == json.loads((tmp_path / "index/channels.json").read_text())["channels"]
     )
@@ -41,3 +44,15 @@ def test_instructions_with_a_torch_pin() -> None:
     assert 'causal-conv1d = { index = "causal-conv1d-cu130" }' in lines.pyproject
     assert "explicit = true" in lines.pyproject
     assert lines.poetry.startswith("poetry source add --priority=explicit causal-conv1d-cu130 ")
+
+
+def test_picker_offers_the_newest_cuda_first_and_cpu_last() -> None:
+    from wheel_matrix.index.landing import _channel_order
+
+    assert _channel_order(["cpu", "cu126", "cu132", "cu118", "cu130"]) == [
+        "cu132",
+        "cu130",
+        "cu126",
+        "cu118",
+        "cpu",
+    ]

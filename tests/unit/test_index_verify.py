@@ -164,3 +164,81 @@ def test_cli_exits_non_zero_naming_each_fault(
 def test_cli_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(tmp_path / "nope")]) == 2
     assert "no such index folder" in capsys.readouterr().err
+
+
+# --- which torch minors `verify --resolve` resolves: matrix.yaml's cells per channel ---
+
+
+def test_matrix_torches_per_channel(small_matrix_path: Path) -> None:
+    from wheel_matrix.index.verify import matrix_torches
+    from wheel_matrix.model import load
+
+    # The small matrix excludes torch 2.13 with CUDA 12.6.
+    assert matrix_torches(load(small_matrix_path)) == {
+        "cpu": ["2.13", "2.14"],
+        "cu126": ["2.14"],
+        "cu130": ["2.13", "2.14"],
+    }
+
+
+def test_plan_from_the_matrix_names_each_missing_torch(small_matrix_path: Path) -> None:
+    from wheel_matrix.index.verify import plan_resolution
+    from wheel_matrix.model import load
+
+    plan = plan_resolution(
+        ["cpu", "cu130", "cu118"],
+        {"cpu": {"2.12", "2.14"}, "cu130": {"2.14"}, "cu118": {"2.6"}},
+        {"cu130": {"2.13"}},
+        matrix=load(small_matrix_path),
+    )
+    assert plan.torches == {"cpu": ["2.14"], "cu130": ["2.14"], "cu118": []}
+    assert [str(f) for f in plan.faults] == [
+        "cpu/: no causal-conv1d wheels for torch 2.13, which matrix-small.yaml builds for "
+        "this channel",
+        "cu130/: only yanked causal-conv1d wheels for torch 2.13, which matrix-small.yaml "
+        "builds for this channel",
+    ]
+    assert plan.notes == [
+        "cpu: torch 2.12 not built for this channel by matrix-small.yaml; not resolved",
+        "cu118: matrix-small.yaml has no cells for this channel; nothing resolved there",
+    ]
+
+
+def test_plan_named_torches_or_the_channels_own(small_matrix_path: Path) -> None:
+    from wheel_matrix.index.verify import plan_resolution
+    from wheel_matrix.model import load
+
+    live = {"cpu": {"2.9", "2.12"}}
+    named = plan_resolution(["cpu"], live, torches=["2.13", "2.10"], matrix=load(small_matrix_path))
+    assert named.torches == {"cpu": ["2.10", "2.13"]} and not named.faults
+    own = plan_resolution(["cpu"], live)
+    assert own.torches == {"cpu": ["2.9", "2.12"]} and not own.faults and not own.notes
+
+
+def test_resolve_reports_matrix_torches_missing_from_the_index(
+    tmp_path: Path, small_matrix_path: Path
+) -> None:
+    from wheel_matrix.model import load
+
+    # Every torch the matrix wants in cpu is missing, so no installer needs to run.
+    build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cputorch2.12")], tmp_path / "i")
+    report = verify_index(str(tmp_path / "i"), resolve=True, matrix=load(small_matrix_path))
+    assert [str(f) for f in report.faults] == [
+        f"cpu/: no causal-conv1d wheels for torch {t}, which matrix-small.yaml builds for "
+        "this channel"
+        for t in ("2.13", "2.14")
+    ]
+    assert report.resolved == ()
+
+
+def test_cli_verify_resolve_reads_the_matrix_option(
+    tmp_path: Path, small_matrix_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cputorch2.12")], tmp_path / "i")
+    index = str(tmp_path / "i")
+    assert main(["verify", index, "--resolve", "--matrix", str(small_matrix_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cpu/: no causal-conv1d wheels for torch 2.13, which matrix-small.yaml builds" in err
+    assert "cpu/: no causal-conv1d wheels for torch 2.14, which matrix-small.yaml builds" in err
+    assert main(["verify", index, "--resolve", "--matrix", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err

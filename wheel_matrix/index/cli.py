@@ -78,11 +78,18 @@ def _cmd_yank(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from wheel_matrix import model
     from wheel_matrix.index.verify import verify_index
 
+    # Which torch minors to resolve: those named, else every one matrix.yaml builds.
+    matrix = model.load(args.matrix) if args.resolve and not args.torch else None
     with log.step(f"verify {args.target}"):
         report = verify_index(
-            args.target, args.channel or None, resolve=args.resolve, torches=args.torch or None
+            args.target,
+            args.channel or None,
+            resolve=args.resolve,
+            torches=args.torch or None,
+            matrix=matrix,
         )
     for note in report.notes:
         log.warn(note)
@@ -93,8 +100,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return 1
     log.info(
         f"ok: {report.files} wheel(s) in {len(report.channels)} channel(s) "
-        f"({', '.join(report.channels)})" + (", resolved by pip and uv" if args.resolve else "")
+        f"({', '.join(report.channels)})"
     )
+    if args.resolve:
+        by_channel: dict[str, list[str]] = {}
+        for channel, torch in report.resolved:
+            by_channel.setdefault(channel, []).append(torch)
+        done = "; ".join(f"{c}: torch {', '.join(t)}" for c, t in by_channel.items())
+        log.info(f"resolved by pip and uv: {done or 'nothing'}")
     return 0
 
 
@@ -171,13 +184,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--resolve",
         action="store_true",
-        help="also have real pip and uv resolve causal-conv1d for each torch minor",
+        help="also have real pip and uv resolve causal-conv1d for each torch minor "
+        "that the matrix builds for each channel (a missing one is a fault)",
     )
     p.add_argument(
         "--torch",
         action="append",
         metavar="MINOR",
-        help="torch minors to resolve for (default: every one the channel has)",
+        help="torch minors to resolve for, in every channel (default: the matrix's)",
+    )
+    p.add_argument(
+        "--matrix",
+        type=Path,
+        metavar="FILE",
+        help="matrix.yaml that says which torch minors each channel has, for --resolve "
+        "(default: $WHEEL_MATRIX_FILE, else the repository's)",
     )
     p.set_defaults(func=_cmd_verify)
 

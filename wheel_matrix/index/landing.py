@@ -45,6 +45,18 @@ def _compute_title(channel: str) -> str:
     return f"CUDA {digits[:-1]}.{digits[-1]}"
 
 
+def _channel_order(channels: list[str]) -> list[str]:
+    """Newest CUDA first, CPU last: the order the picker offers them in."""
+
+    def key(channel: str) -> tuple[int, int]:
+        if not channel.startswith("cu"):
+            return (-1, 0)
+        digits = channel[2:]
+        return (int(digits[:-1]), int(digits[-1]))
+
+    return sorted(channels, key=key, reverse=True)
+
+
 def _script_json(value: object) -> str:
     # Inside <script>, "</" would end the element; \u003c is the same string in JSON.
     return json.dumps(value, sort_keys=True).replace("<", "\\u003c")
@@ -59,24 +71,24 @@ const cmpMinor = (a, b) => {
   return x[0] - y[0] || x[1] - y[1];
 };
 const base = DATA.base_url || new URL(".", document.baseURI).href;
+const live = (channel) => (DATA.channels[channel][DATA.project] || []).filter((e) => !e.yanked);
 function fill(tpl, values) {
   return tpl.replace(/\\{\\{|\\}\\}|\\{(\\w+)\\}/g,
-    (m, k) => (m === "{{" ? "{" : m === "}}" ? "}" : values[k]));
+    (m, k) => (m === "{{" ? "{" : m === "}}" ? "}" : k in values ? values[k] : m));
 }
 function channelsFor(torch) {
-  return Object.keys(DATA.channels).filter((c) =>
-    (DATA.channels[c][DATA.project] || []).some((e) => !e.yanked && torchOf(e.version) === torch));
+  return DATA.order.filter((c) => live(c).some((e) => torchOf(e.version) === torch));
 }
 function render() {
   const torch = $("torch").value, channel = $("compute").value;
   const url = base.replace(/\\/+$/, "") + "/" + channel + "/";
   const values = {url, channel, project: DATA.project,
     torch_req: ` "torch==${torch}.*"`, torch_dep: `, "torch==${torch}.*"`};
-  const versions = (DATA.channels[channel][DATA.project] || [])
-    .filter((e) => !e.yanked && torchOf(e.version) === torch).map((e) => e.version);
+  const versions = live(channel).filter((e) => torchOf(e.version) === torch)
+    .map((e) => e.version);
   $("out-version").textContent = versions.length ? versions[versions.length - 1] : "";
   $("out-url").textContent = url;
-  for (const key of ["pip", "uv", "pyproject", "poetry"]) {
+  for (const key of Object.keys(DATA.templates)) {
     $("out-" + key).textContent = fill(DATA.templates[key], values);
   }
 }
@@ -88,22 +100,55 @@ function pickTorch() {
   }
   render();
 }
-const torches = [...new Set(Object.values(DATA.channels).flatMap((projects) =>
-  (projects[DATA.project] || []).filter((e) => !e.yanked).map((e) => torchOf(e.version))))]
+async function copy(button) {
+  const text = $(button.dataset.target).textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch {
+    // No clipboard (an insecure origin): select the text for Ctrl-C instead.
+    getSelection().selectAllChildren($(button.dataset.target));
+    button.textContent = "Selected";
+  }
+  setTimeout(() => { button.textContent = "Copy"; }, 1500);
+}
+const torches = [...new Set(DATA.order.flatMap((c) => live(c).map((e) => torchOf(e.version))))]
   .filter(Boolean).sort(cmpMinor).reverse();
 if (torches.length) {
   for (const t of torches) $("torch").add(new Option("torch " + t, t));
   $("torch").addEventListener("change", pickTorch);
   $("compute").addEventListener("change", render);
+  for (const b of document.querySelectorAll("button.copy")) {
+    b.addEventListener("click", () => copy(b));
+  }
   $("picker").hidden = false;
   pickTorch();
 }
 """
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
-pre { background: #f4f4f4; padding: .6rem; overflow-x: auto; }
-table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left; }
+:root { color-scheme: light dark; --muted: #6a6a6a; --code: #f3f4f6; --line: #d9dce1; }
+@media (prefers-color-scheme: dark) {
+  :root { --muted: #a0a0a0; --code: #24272c; --line: #3a3f46; }
+}
+body { font-family: system-ui, sans-serif; line-height: 1.45; max-width: 60rem;
+  margin: 2rem auto; padding: 0 1rem; }
+h1 { margin-bottom: .2rem; } h3 { margin: 1.2rem 0 .3rem; font-size: 1rem; }
+.lead { color: var(--muted); margin-top: 0; }
+.choose { display: flex; flex-wrap: wrap; gap: 1rem 2rem; align-items: end; margin: 1rem 0; }
+.choose label { display: flex; flex-direction: column; gap: .25rem; font-weight: 600; }
+select { font: inherit; padding: .35rem .5rem; min-width: 11rem; border-radius: 6px;
+  border: 1px solid var(--line); }
+.block { position: relative; }
+pre { background: var(--code); border: 1px solid var(--line); border-radius: 6px;
+  padding: .7rem 5rem .7rem .8rem; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+button.copy { position: absolute; top: .4rem; right: .4rem; font: inherit; font-size: .8rem;
+  padding: .15rem .6rem; border-radius: 5px; border: 1px solid var(--line); cursor: pointer;
+  background: Canvas; color: CanvasText; }
+table { border-collapse: collapse; width: 100%; }
+td, th { padding: .3rem .6rem; text-align: left; border-bottom: 1px solid var(--line);
+  vertical-align: top; }
+td:not(:last-child), th { white-space: nowrap; }
 """
 
 
@@ -114,9 +159,10 @@ def landing_html(data: LandingData, base_url: str | None = None) -> bytes:
         "project": PROJECT,
         "base_url": base_url,
         "titles": {c: _compute_title(c) for c in data},
+        "order": _channel_order(list(data)),
     }
     rows = []
-    for channel in sorted(data):
+    for channel in _channel_order(list(data)):
         for project, entries in sorted(data[channel].items()):
             live = [escape(e["version"]) for e in entries if not e["yanked"]]
             yanked = [escape(e["version"]) + " (yanked)" for e in entries if e["yanked"]]
@@ -127,7 +173,8 @@ def landing_html(data: LandingData, base_url: str | None = None) -> bytes:
                 f"<td>{', '.join(live + yanked)}</td></tr>"
             )
     outputs = "\n".join(
-        f'<h3>{title}</h3>\n<pre id="out-{key}"></pre>'
+        f'<h3>{title}</h3>\n<div class="block"><pre id="out-{key}"></pre>'
+        f'<button type="button" class="copy" data-target="out-{key}">Copy</button></div>'
         for key, title in (
             ("pip", "pip"),
             ("uv", "uv pip"),
@@ -139,18 +186,24 @@ def landing_html(data: LandingData, base_url: str | None = None) -> bytes:
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{PROJECT} wheels</title>
+<link rel="icon" href="data:,">
 <style>{_STYLE}</style>
 </head>
 <body>
 <h1>{PROJECT} wheels</h1>
-<p>One package index per compute platform. Each channel URL is a simple repository
-(PEP 503 / PEP 691): pass it to your installer as an extra index.</p>
+<p class="lead">One package index per compute platform. Each channel URL is a simple
+repository (PEP 503 / PEP 691): pass it to your installer as an extra index.</p>
+<noscript><p>The install picker needs JavaScript; the table below lists every channel.</p>
+</noscript>
 <section id="picker" hidden>
 <h2>Install</h2>
-<label>torch <select id="torch"></select></label>
-<label>compute platform <select id="compute"></select></label>
-<p>Channel: <code id="out-url"></code> &mdash; newest build: <code id="out-version"></code></p>
+<div class="choose">
+<label for="torch">PyTorch <select id="torch"></select></label>
+<label for="compute">Compute platform <select id="compute"></select></label>
+</div>
+<p>Channel <code id="out-url"></code> &middot; newest build <code id="out-version"></code></p>
 {outputs}
 </section>
 <h2>Channels</h2>

@@ -4,6 +4,11 @@ Every link's hash matches its file; every ``.metadata`` file matches its
 hash and its wheel's METADATA; each file name's version is its METADATA
 version; every wheel in a channel carries that channel's label; the HTML and
 JSON forms of each page agree. Each fault is reported with where it is.
+
+With ``resolve``, real pip and uv also resolve causal-conv1d in each channel,
+once per torch minor: by default every minor that matrix.yaml's cells build
+for that channel (a minor with no live wheel there is a fault), else the
+minors named, else those the channel has wheels for.
 """
 
 from __future__ import annotations
@@ -14,19 +19,21 @@ import re
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import unquote
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing, simple, transaction
+from wheel_matrix.index.instructions import PROJECT
 from wheel_matrix.index.wheelfile import parse_metadata
 from wheel_matrix.label import label_of_version
+from wheel_matrix.model import Matrix
 
 _UPLOAD_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
@@ -47,6 +54,7 @@ class VerifyReport:
     files: int  # wheels checked
     faults: tuple[Fault, ...]
     notes: tuple[str, ...] = ()
+    resolved: tuple[tuple[str, str], ...] = ()  # (channel, torch minor) pip and uv resolved
 
     @property
     def ok(self) -> bool:
@@ -92,8 +100,10 @@ class _Checker:
         self.compare_forms = compare_forms
         self.faults: list[Fault] = []
         self.files = 0
-        # Per channel, what the resolution check needs: torch minors and Requires-Dist.
+        # Per channel, what the resolution check needs: the torch minors with a live
+        # (unyanked) causal-conv1d wheel, those with only yanked ones, and Requires-Dist.
         self.torches: dict[str, set[str]] = {}
+        self.yanked_torches: dict[str, set[str]] = {}
         self.requires: dict[str, set[str]] = {}
 
     def fault(self, where: str, message: str) -> None:
@@ -147,7 +157,15 @@ class _Checker:
                 core,
                 anchor.get("data-yanked"),
             )
-            self.file(channel, base, filename, digest, core, anchor.get("data-requires-python"))
+            self.file(
+                channel,
+                base,
+                filename,
+                digest,
+                core,
+                anchor.get("data-requires-python"),
+                yanked=anchor.get("data-yanked") is not None,
+            )
         if self.compare_forms:
             self.json_page(base, seen)
         return None
@@ -204,6 +222,7 @@ class _Checker:
         digest: str,
         core: str | None,
         requires_python: str | None,
+        yanked: bool = False,
     ) -> None:
         where = f"{base}/{filename}"
         data = self.read(where)
@@ -234,7 +253,9 @@ class _Checker:
             self.fault(where, f"file name version {file_version} != METADATA version {version}")
         try:
             label = label_of_version(version)
-            self.torches.setdefault(channel, set()).add(label.torch)
+            if canonicalize_name(meta.get("Name", "")) == PROJECT:
+                found = self.yanked_torches if yanked else self.torches
+                found.setdefault(channel, set()).add(label.torch)
             self.requires.setdefault(channel, set()).update(meta.get_all("Requires-Dist") or ())
             if label.channel != channel:
                 self.fault(
@@ -265,17 +286,94 @@ def _minor_key(torch: str) -> tuple[int, ...]:
     return tuple(int(p) for p in torch.split("."))
 
 
+def matrix_torches(matrix: Matrix) -> dict[str, list[str]]:
+    """Channel -> the torch minors matrix.yaml's cells build for it, oldest first."""
+    from wheel_matrix.plan import cells
+
+    found: dict[str, set[str]] = {}
+    for cell in cells(matrix):
+        found.setdefault(cell.label.channel, set()).add(cell.torch.minor)
+    return {channel: sorted(t, key=_minor_key) for channel, t in found.items()}
+
+
+@dataclass
+class ResolutionPlan:
+    """Which torch minors to resolve in each channel, and what is wrong before trying."""
+
+    torches: dict[str, list[str]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_resolution(
+    channels: list[str],
+    live: Mapping[str, set[str]],
+    yanked: Mapping[str, set[str]] | None = None,
+    *,
+    torches: list[str] | None = None,
+    matrix: Matrix | None = None,
+) -> ResolutionPlan:
+    """The torch minors to resolve per channel.
+
+    ``live`` (and ``yanked``) are the minors each channel has unyanked (only
+    yanked) causal-conv1d wheels for. ``torches`` names the minors outright;
+    otherwise ``matrix`` says which each channel should have, and a minor it
+    builds that has no live wheel in the channel is a fault. Without either,
+    each channel's own minors are resolved.
+    """
+    plan = ResolutionPlan()
+    yanked = yanked or {}
+    expected = matrix_torches(matrix) if matrix is not None and not torches else None
+    for channel in channels:
+        have = live.get(channel, set())
+        if torches:
+            plan.torches[channel] = sorted(set(torches), key=_minor_key)
+            continue
+        if expected is None:
+            plan.torches[channel] = sorted(have, key=_minor_key)
+            continue
+        assert matrix is not None
+        wanted = expected.get(channel, [])
+        if not wanted:
+            plan.notes.append(
+                f"{channel}: {matrix.source.name} has no cells for this channel; "
+                "nothing resolved there"
+            )
+        for torch in wanted:
+            if torch in have:
+                continue
+            what = "only yanked" if torch in yanked.get(channel, set()) else "no"
+            plan.faults.append(
+                Fault(
+                    f"{channel}/",
+                    f"{what} {PROJECT} wheels for torch {torch}, which "
+                    f"{matrix.source.name} builds for this channel",
+                )
+            )
+        extra = sorted(have - set(wanted), key=_minor_key)
+        if extra and wanted:
+            plan.notes.append(
+                f"{channel}: torch {', '.join(extra)} not built for this channel by "
+                f"{matrix.source.name}; not resolved"
+            )
+        plan.torches[channel] = [t for t in wanted if t in have]
+    return plan
+
+
 def verify_index(
     target: str,
     channels: list[str] | None = None,
     *,
     resolve: bool = False,
     torches: list[str] | None = None,
+    matrix: Matrix | None = None,
 ) -> VerifyReport:
     """Verify the index at ``target``: a folder, or an http(s) URL of its root.
 
     With ``resolve``, real pip and uv also resolve causal-conv1d in each channel
-    for each torch minor (``torches``, or every one the channel has wheels for).
+    for each torch minor: ``torches`` if given, else every minor ``matrix``'s
+    cells build for the channel (each one without a live wheel there is a
+    fault), else every minor the channel has wheels for.
     """
     is_url = target.startswith(("http://", "https://"))
     read = url_reader(target) if is_url else folder_reader(Path(target))
@@ -302,10 +400,25 @@ def verify_index(
         checker = _Checker(read, compare)
         for channel in wanted:
             checker.channel(channel)
+        resolved: list[tuple[str, str]] = []
         if resolve:
-            _resolve(target, is_url, wanted, checker, torches)
+            plan = plan_resolution(
+                wanted,
+                checker.torches,
+                checker.yanked_torches,
+                torches=torches,
+                matrix=matrix,
+            )
+            checker.faults += plan.faults
+            notes.extend(plan.notes)
+            resolved = _resolve(target, is_url, plan.torches, checker)
         return VerifyReport(
-            target, tuple(wanted), checker.files, tuple(checker.faults), tuple(notes)
+            target,
+            tuple(wanted),
+            checker.files,
+            tuple(checker.faults),
+            tuple(notes),
+            tuple(resolved),
         )
 
     if is_url:
@@ -315,19 +428,25 @@ def verify_index(
 
 
 def _resolve(
-    target: str, is_url: bool, channels: list[str], checker: _Checker, torches: list[str] | None
-) -> None:
+    target: str, is_url: bool, torches: dict[str, list[str]], checker: _Checker
+) -> list[tuple[str, str]]:
     from contextlib import nullcontext
 
     from wheel_matrix.index.resolve import check_channel
     from wheel_matrix.index.serve import serving
 
+    done: list[tuple[str, str]] = []
+    if not any(torches.values()):
+        return done
     with nullcontext(target) if is_url else serving(Path(target)) as base:
-        for channel in channels:
-            minors = sorted(torches or checker.torches.get(channel, set()), key=_minor_key)
+        for channel, minors in torches.items():
+            if not minors:
+                continue
             url = base.rstrip("/") + f"/{channel}/"
             for result in check_channel(
                 url, channel, minors, sorted(checker.requires.get(channel, set()))
             ):
                 if not result.ok:
                     checker.fault(f"{channel}/", result.describe())
+            done += [(channel, t) for t in minors]
+    return done
