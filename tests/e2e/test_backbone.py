@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import urllib.parse
 import zipfile
@@ -26,7 +27,8 @@ CELL = host.default_cell(model.load(ROOT / "matrix.yaml"), host.Host("x86_64", N
 
 # Run in the installed environment: the op on CPU against the pure-PyTorch reference.
 SMOKE = textwrap.dedent("""
-    import importlib.metadata, torch
+    import importlib.metadata, sys, torch
+    import causal_conv1d
     from causal_conv1d import causal_conv1d_fn
     from causal_conv1d.causal_conv1d_interface import causal_conv1d_ref
     torch.manual_seed(0)
@@ -34,13 +36,20 @@ SMOKE = textwrap.dedent("""
     out = causal_conv1d_fn(x, w, b, activation="silu")
     torch.testing.assert_close(out, causal_conv1d_ref(x, w, b, activation="silu"),
                                rtol=3e-4, atol=1e-3)
+    # The installed wheel, not a source tree that happens to be importable.
+    assert causal_conv1d.__file__.startswith(sys.prefix), causal_conv1d.__file__
     print(importlib.metadata.version("causal-conv1d"), torch.__version__)
 """)
 
 
 def run(*argv: str | Path, cwd: Path | None = None) -> str:
+    # Never the repository root: its causal_conv1d/ would shadow the installed package.
     done = subprocess.run(
-        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, check=False
+        [str(a) for a in argv],
+        cwd=cwd or Path(tempfile.gettempdir()),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, f"{' '.join(map(str, argv))}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
