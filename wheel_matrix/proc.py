@@ -8,6 +8,7 @@ error with the compiler's last lines instead of a wall of text.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections import deque
@@ -18,6 +19,8 @@ from wheel_matrix import log
 from wheel_matrix.errors import ToolError
 
 TAIL_LINES = 40
+ERROR_LINES = 20
+_ERROR = re.compile(r"\berror\b|^FAILED:", re.IGNORECASE)
 
 
 def which(program: str, hint: str = "") -> str:
@@ -79,12 +82,20 @@ def run(
     )
     assert proc.stdout is not None
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    # A compiler's own error lines scroll far above the tail that pip and
+    # setuptools print after them, so the first few are kept apart.
+    errors: list[str] = []
     for line in proc.stdout:
         if log.VERBOSE:
             print(line, end="", flush=True)
         tail.append(line)
+        if len(errors) < ERROR_LINES and _ERROR.search(line):
+            errors.append(line)
     code = proc.wait()
     if code != 0:
-        shown = "" if log.VERBOSE else "\n" + "".join(tail).rstrip()
+        shown = ""
+        if not log.VERBOSE:
+            first = [e for e in errors if e not in tail]
+            shown = "\n" + "".join([*first, *(["...\n"] if first else []), *tail]).rstrip()
         raise ToolError(f"{program} exited with code {code}{shown}")
     return ""
