@@ -1,0 +1,156 @@
+"""Build the causal_conv1d extension against the installed torch.
+
+One shared library, ``causal_conv1d/_C.abi3.so``, registers the
+``causal_conv1d`` ops with the dispatcher and uses no CPython API, so a single
+build per (torch, CUDA) serves every Python version: the wheel is tagged abi3.
+
+Environment:
+  CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE   build the CPU kernels only
+  CAUSAL_CONV1D_CUDA_ARCH_LIST         default for TORCH_CUDA_ARCH_LIST when that is unset
+  CAUSAL_CONV1D_LOCAL_VERSION          local label, e.g. cu130torch2.14 or cputorch2.13
+  CAUSAL_CONV1D_PY_LIMITED_API         abi3 floor of the wheel tag (default cp310)
+  TORCH_CUDA_ARCH_LIST, MAX_JOBS, CUDA_HOME are honoured by torch's build helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import torch
+from setuptools import setup
+from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+
+ROOT = Path(__file__).resolve().parent
+LABEL_RE = re.compile(r"^(?P<compute>cpu|cu\d{3,4})torch(?P<torch>\d+\.\d+)$")
+
+
+def fail(message: str) -> None:
+    """Stop the build with one line that says what to do."""
+    sys.exit(f"error: causal-conv1d build: {message}")
+
+
+def env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().upper() in {"TRUE", "1", "YES", "ON"}
+
+
+def read_version() -> str:
+    text = (ROOT / "causal_conv1d" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    if match is None:
+        fail('no __version__ = "..." line in causal_conv1d/__init__.py')
+    assert match is not None
+    return match.group(1)
+
+
+def torch_minor() -> str:
+    major, minor = re.match(r"(\d+)\.(\d+)", torch.__version__).groups()  # type: ignore[union-attr]
+    return f"{major}.{minor}"
+
+
+def cuda_tag(cuda: str) -> str:
+    """``"13.0"`` -> ``"cu130"``."""
+    major, _, minor = cuda.partition(".")
+    return f"cu{major}{minor.split('.')[0] or '0'}"
+
+
+def local_label(build_cuda: bool) -> str | None:
+    """The PEP 440 local label, checked against the torch this build links."""
+    label = os.environ.get("CAUSAL_CONV1D_LOCAL_VERSION", "").strip()
+    if not label:
+        return None
+    match = LABEL_RE.match(label)
+    if match is None:
+        fail(
+            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} is not a build label "
+            "(expected e.g. 'cu130torch2.14' or 'cputorch2.13')"
+        )
+    assert match is not None
+    if match["torch"] != torch_minor():
+        fail(
+            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} says torch {match['torch']} "
+            f"but the installed torch is {torch.__version__}"
+        )
+    compute = match["compute"]
+    if compute == "cpu" and build_cuda:
+        fail(
+            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} is a CPU label but the installed torch "
+            f"{torch.__version__} has CUDA {torch.version.cuda}: install a +cpu torch or set "
+            "CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE"
+        )
+    if compute != "cpu":
+        have = cuda_tag(torch.version.cuda) if torch.version.cuda else "cpu"
+        if not build_cuda or have != compute:
+            why = "CUDA build is skipped" if torch.version.cuda and not build_cuda else ""
+            fail(
+                f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} needs a {compute} build but the "
+                f"installed torch {torch.__version__} is {have}"
+                + (f" and the {why}" if why else "")
+            )
+    return label
+
+
+def main() -> None:
+    build_cuda = torch.version.cuda is not None and not env_true("CAUSAL_CONV1D_SKIP_CUDA_BUILD")
+    if build_cuda and (CUDA_HOME is None or not Path(CUDA_HOME, "bin", "nvcc").exists()):
+        fail(
+            f"torch {torch.__version__} has CUDA {torch.version.cuda} but no nvcc was found "
+            f"(CUDA_HOME={CUDA_HOME}): set CUDA_HOME to a CUDA toolkit, or set "
+            "CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE for a CPU-only build"
+        )
+    if build_cuda and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        # The service's release default; without either variable torch picks
+        # the archs of the visible GPUs (or its own list).
+        arch_list = os.environ.get("CAUSAL_CONV1D_CUDA_ARCH_LIST", "").strip()
+        if arch_list:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = arch_list
+
+    version = read_version()
+    label = local_label(build_cuda)
+    if label:
+        version = f"{version}+{label}"
+
+    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    sources += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cpu").glob("*.cpp"))
+    # The sources are C++17; no -std flag is passed so that torch adds the
+    # standard its own headers need (c++17 up to torch 2.11, c++20 later).
+    # -fopenmp: at::parallel_for is inline and only runs in parallel when the
+    # including TU is OpenMP-enabled; libgomp resolves to the one torch loads.
+    cxx_flags = ["-O3", "-fopenmp"]
+    extra_compile_args: dict[str, list[str]] = {"cxx": cxx_flags}
+    extension_cls = CppExtension
+    if build_cuda:
+        sources += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cu"))
+        sources += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cpp"))
+        extra_compile_args["nvcc"] = [
+            "-O3",
+            "-lineinfo",
+            "--expt-relaxed-constexpr",
+        ]
+        extension_cls = CUDAExtension
+
+    limited_api = os.environ.get("CAUSAL_CONV1D_PY_LIMITED_API", "cp310").strip() or "cp310"
+    if not re.fullmatch(r"cp3\d+", limited_api):
+        fail(f"CAUSAL_CONV1D_PY_LIMITED_API={limited_api!r} is not a tag like 'cp310'")
+
+    extension = extension_cls(
+        name="causal_conv1d._C",
+        sources=sources,
+        include_dirs=[str(ROOT / "csrc")],
+        extra_compile_args=extra_compile_args,
+        extra_link_args=["-fopenmp"],
+        py_limited_api=True,
+    )
+    setup(
+        version=version,
+        install_requires=[f"torch=={torch_minor()}.*"],
+        ext_modules=[extension],
+        cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+        options={"bdist_wheel": {"py_limited_api": limited_api}},
+    )
+
+
+if __name__ == "__main__":
+    main()
