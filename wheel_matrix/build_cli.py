@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheel_matrix import build, host, log, model
+from wheel_matrix import build, docker, host, log, model
 from wheel_matrix.errors import UserError
 from wheel_matrix.plan import Cell, cells, find_cell
 
@@ -62,13 +62,23 @@ def _cmd_default_cell(args: argparse.Namespace) -> int:
     return 0
 
 
+def pick_backend(choice: str) -> str:
+    """``auto`` is the container backend where a Docker engine answers, else the host."""
+    if choice != "auto":
+        return choice
+    if docker.engine_answers():
+        log.info("backend: docker (a Docker engine answers here)")
+        return "docker"
+    log.info("backend: host (no Docker engine answers here)")
+    return "host"
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     matrix = model.load(args.matrix)
     here = host.detect()
     ids = args.cell or []
     selected = [find_cell(matrix, i, here.arch) for i in ids] or [host.default_cell(matrix, here)]
-    if args.backend != "host":
-        raise UserError(f"backend {args.backend!r} is not available here; use --backend host")
+    backend = pick_backend(args.backend)
     options = build.BuildOptions(
         dist=args.dist,
         arch_list=args.arch_list,
@@ -83,7 +93,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if cell.arch != here.arch and reason:
             raise UserError(f"cannot build {cell.id} here: {reason}")
         log.info(f"Building {cell.id}: {cell.version} (Pythons {', '.join(cell.pythons)})")
-        results.append(build.run_build(build.plan_build(cell, options), options))
+        if backend == "docker":
+            results.append(docker.run_docker(docker.plan_docker(cell, options, matrix), options))
+        else:
+            results.append(build.run_build(build.plan_build(cell, options), options))
     print(build.summary(results))
     return 0
 
@@ -106,7 +119,13 @@ def register(sub: Subparsers) -> None:
         metavar="ID",
         help="cell id such as torch2.14-cu130 (repeatable; default: this machine's)",
     )
-    p.add_argument("--backend", choices=("host", "docker"), default="host")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "host", "docker"),
+        default="auto",
+        help="host toolchain, or the cell's build container via cibuildwheel "
+        "(default auto: docker where a Docker engine answers)",
+    )
     p.add_argument("--dist", type=Path, default=Path("dist"), help="output folder (default: dist)")
     p.add_argument(
         "--cache",

