@@ -20,6 +20,19 @@
 //   16 bytes of bf16) keep the per-thread weight/accumulator state small
 //   enough for good occupancy. The chunk rows of a block are summed in shared
 //   memory in a fixed order.
+// * Channel-first fast path: with no seq_idx, dinitial_states or
+//   dfinal_states, x / dout / dx 16-byte vectorisable along L and
+//   L % V == 0, a warp walks a long range of one row in chunks of
+//   32 x V x ITEMS tokens with 32-bit index maths, prefetching the next
+//   chunk's x and dout. One pass per chunk: g from the left x halo (carried
+//   across chunks in registers), dw/dbias into per-lane fp32 registers, then
+//   dx with the right g halo from the next lane; the last lane's look-ahead
+//   (g of the next chunk's first W-1 tokens) is recomputed from the prefetched
+//   vector of lane 0, or read from memory at the end of the range. The warp's
+//   dw/dbias go to the same workspace as below, one partial per (b, range).
+//   80 registers (24 warps/SM) avoid the spills of a 64-register cap.
+//   Measured on H200 (B=8, D=4096, L=4096, W=4, silu): bf16 0.772 -> 0.273 ms,
+//   fp32 0.693 -> 0.406 ms.
 // * seq_idx and silu select kernel instances, as in the forward.
 // * dweight/dbias: every block writes fp32 partial sums to a workspace laid
 //   out (P, W+1, D); a second kernel sums the P partials of each (k, d) in a
@@ -48,6 +61,7 @@ constexpr int kVecCL = 4;     // channels per thread, channel-last
 // blocks/SM beat deeper prefetch at lower occupancy (the per-thread window and
 // accumulator state is ~130 registers at W=4).
 constexpr int kMinBlocksCL = 4;
+constexpr int kMinBlocksFast = 6;  // 80 registers: 24 warps/SM
 template <class E>
 constexpr int unroll_cl() { return 16 / (kVecCL * static_cast<int>(sizeof(typename E::S))); }
 
@@ -285,6 +299,224 @@ bwd_cf_kernel(const BwdParams p, const int64_t nseg, const int64_t nunits) {
         if (pos0 + e < L) dxr[(pos0 + e) * p.dx_sl] = E::from_f(o[e]);
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fast path (see the design note). Preconditions, checked on the host: no
+// seq_idx, dfinal_states or dinitial_states; x, dout and dx have stride 1
+// along L, 16-byte aligned bases and row strides; L % V == 0, L <= 2^29.
+// initial_states only feeds the left halo of a row's first range.
+template <class E>
+constexpr int fast_items_bwd() { return sizeof(typename E::S) == 4 ? 2 : 1; }
+
+template <class E, int W, bool kSilu>
+__global__ void __launch_bounds__(kThreads, kMinBlocksFast)
+bwd_cf_fast_kernel(const BwdParams p, const int L, const int seg_len, const int nseg,
+                   const int64_t nwarps) {
+  using S = typename E::S;
+  constexpr int V = 16 / sizeof(S);
+  constexpr int H = W - 1;
+  constexpr int ITEMS = fast_items_bwd<E>();
+  constexpr int CH = 32 * V * ITEMS;  // tokens per chunk
+  using VecT = Vec<E, V>;
+  using Raw = typename VecT::Raw;
+
+  const int lane = threadIdx.x & 31;
+  const int64_t gw = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (gw >= nwarps) return;  // uniform across the warp
+  const int64_t D = p.in.D;
+  const int64_t row = gw / nseg;
+  const int seg = static_cast<int>(gw - row * nseg);
+  const int64_t b = row / D;
+  const int64_t d = row - b * D;
+  const S* __restrict__ xr = static_cast<const S*>(p.in.x) + b * p.in.x_sb + d * p.in.x_sd;
+  const S* __restrict__ gr = static_cast<const S*>(p.dout) + b * p.g_sb + d * p.g_sd;
+  S* __restrict__ dxr = static_cast<S*>(p.dx) + b * p.dx_sb + d * p.dx_sd;
+  const int start = seg * seg_len;
+  const int end = min(L, start + seg_len);
+
+  Raw xc[ITEMS], gc[ITEMS];
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int pos = start + (i * 32 + lane) * V;
+    xc[i] = pos < end ? VecT::load_raw(xr + pos) : Raw{};
+    gc[i] = pos < end ? VecT::load_raw(gr + pos) : Raw{};
+  }
+
+  // x halo in front of the range, as in the forward (same in every lane).
+  float carry[H];
+#pragma unroll
+  for (int h = 0; h < H; ++h) {
+    const int t = start - H + h;
+    if (t >= 0) {
+      carry[h] = E::to_f(xr[t]);
+    } else if (p.in.init != nullptr) {
+      carry[h] = E::to_f(static_cast<const S*>(p.in.init)[b * p.in.i_sb + d * p.in.i_sd +
+                                                          (t + H) * p.in.i_sk]);
+    } else {
+      carry[h] = 0.0f;
+    }
+  }
+
+  float w[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) w[k] = ld_any(p.w, d * p.w_sd + k * p.w_sk, p.wcode);
+  const float bias = p.bias != nullptr ? ld_any(p.bias, d * p.bias_s, p.wcode) : 0.0f;
+
+  float dw[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) dw[k] = 0.0f;
+  float db = 0.0f;
+
+#pragma unroll 1
+  for (int c0 = start; c0 < end; c0 += CH) {
+    // Prefetch. A chunk that is not the range's last lies entirely inside it.
+    const int n0 = c0 + CH;
+    Raw xn[ITEMS], gn[ITEMS];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int pos = n0 + (i * 32 + lane) * V;
+      xn[i] = pos < end ? VecT::load_raw(xr + pos) : Raw{};
+      gn[i] = pos < end ? VecT::load_raw(gr + pos) : Raw{};
+    }
+
+    float xv[ITEMS][V];
+    float gv[ITEMS][V];  // dout, then g in place (0 past the range)
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      VecT::unpack(xc[i], xv[i]);
+      VecT::unpack(gc[i], gv[i]);
+    }
+
+    // Left x halo: previous lane, previous item's lane 31, or the carry.
+    float hal[ITEMS][H];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+#pragma unroll
+      for (int h = 0; h < H; ++h) {
+        const float up = __shfl_up_sync(0xffffffffu, xv[i][V - H + h], 1);
+        const float wrap = __shfl_sync(0xffffffffu, xv[i > 0 ? i - 1 : 0][V - H + h], 31);
+        hal[i][h] = lane > 0 ? up : (i > 0 ? wrap : carry[h]);
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < H; ++h) carry[h] = __shfl_sync(0xffffffffu, xv[ITEMS - 1][V - H + h], 31);
+
+    // g and the dw / dbias contributions of this lane's tokens.
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        float xk[W];
+#pragma unroll
+        for (int k = 0; k < W; ++k) {
+          const int j = e - H + k;
+          xk[k] = j < 0 ? hal[i][j < 0 ? j + H : 0] : xv[i][j < 0 ? 0 : j];
+        }
+        float gg = gv[i][e];
+        if (kSilu) {
+          float pre = bias;
+#pragma unroll
+          for (int k = 0; k < W; ++k) pre = fmaf(w[k], xk[k], pre);
+          gg *= silu_grad_f(pre);
+        }
+        gv[i][e] = gg;
+#pragma unroll
+        for (int k = 0; k < W; ++k) dw[k] = fmaf(gg, xk[k], dw[k]);
+        db += gg;
+      }
+    }
+
+    // Look-ahead: g of tokens n0 .. n0+H-1 (0 at and past L). Their x window
+    // starts with this chunk's last H tokens, now in `carry`.
+    float gnext[H];
+    {
+      float xa[H], ga[H];
+      if (n0 < end) {  // in lane 0's prefetched vector
+        float xf[V], gf[V];
+        VecT::unpack(xn[0], xf);
+        VecT::unpack(gn[0], gf);
+#pragma unroll
+        for (int h = 0; h < H; ++h) {
+          xa[h] = __shfl_sync(0xffffffffu, xf[h], 0);
+          ga[h] = __shfl_sync(0xffffffffu, gf[h], 0);
+        }
+      } else if (end < L) {  // the next range's first tokens: end + H < L
+#pragma unroll
+        for (int h = 0; h < H; ++h) {
+          xa[h] = E::to_f(xr[end + h]);
+          ga[h] = E::to_f(gr[end + h]);
+        }
+      } else {
+#pragma unroll
+        for (int h = 0; h < H; ++h) xa[h] = ga[h] = 0.0f;
+      }
+      const bool inside = n0 < L;  // uniform
+#pragma unroll
+      for (int h = 0; h < H; ++h) {
+        float gg = ga[h];
+        if (kSilu) {
+          float pre = bias;
+#pragma unroll
+          for (int k = 0; k < W; ++k) {
+            const int j = h - H + k;  // token n0 + j
+            const float xk = j < 0 ? carry[j < 0 ? j + H : 0] : xa[j < 0 ? 0 : j];
+            pre = fmaf(w[k], xk, pre);
+          }
+          gg *= silu_grad_f(pre);
+        }
+        gnext[h] = inside ? gg : 0.0f;
+      }
+    }
+
+    // Right g halo: next lane, next item's lane 0, or the look-ahead.
+    float gh[ITEMS][H];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+#pragma unroll
+      for (int h = 0; h < H; ++h) {
+        const float dn = __shfl_down_sync(0xffffffffu, gv[i][h], 1);
+        const float wrap = __shfl_sync(0xffffffffu, gv[i + 1 < ITEMS ? i + 1 : i][h], 0);
+        gh[i][h] = lane < 31 ? dn : (i + 1 < ITEMS ? wrap : gnext[h]);
+      }
+    }
+
+    // dx.
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int pos = c0 + (i * 32 + lane) * V;
+      if (pos < end) {
+        float o[V];
+#pragma unroll
+        for (int e = 0; e < V; ++e) {
+          float acc = 0.0f;
+#pragma unroll
+          for (int k = 0; k < W; ++k) {
+            const int j = e + H - k;  // token pos + j, in [e, e + H]
+            const float gk = j < V ? gv[i][j < V ? j : 0] : gh[i][j < V ? 0 : j - V];
+            acc = fmaf(w[k], gk, acc);
+          }
+          o[e] = acc;
+        }
+        VecT::store(dxr + pos, o);
+      }
+    }
+
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      xc[i] = xn[i];
+      gc[i] = gn[i];
+    }
+  }
+
+  // dw / dbias: fixed-order butterfly, one partial per (b, range).
+#pragma unroll
+  for (int k = 0; k <= W; ++k) {
+    float v = k < W ? dw[k] : db;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) p.partial[((b * nseg + seg) * (W + 1) + k) * D + d] = v;
   }
 }
 
@@ -614,10 +846,37 @@ BwdResult bwd_cuda(const at::Tensor& x, const at::Tensor& weight,
   int64_t P = 0;
 
   if (!sh.channel_last) {
-    const int64_t V = 16 / es;
     p.x_vec = vec_ok(x, 2, 16);
     p.g_vec = vec_ok(dout, 2, 16);
     p.dx_vec = vec_ok(dx, 2, 16);
+  }
+  if (!sh.channel_last && p.in.seq == nullptr && p.dfin == nullptr && p.dinit == nullptr &&
+      p.x_vec && p.g_vec && p.dx_vec && L % (16 / es) == 0 && L <= kFastMaxLen) {
+    dispatch_dtype_width(x.scalar_type(), W, [&](auto e, auto wc) {
+      using E = decltype(e);
+      constexpr int kW = decltype(wc)::value;
+      constexpr int64_t kChunk = 32 * (16 / sizeof(typename E::S)) * fast_items_bwd<E>();
+      const int64_t nch = ceil_div(L, kChunk);
+      const int64_t cpw = fast_chunks_per_warp(B * D, nch);
+      const int64_t nseg = ceil_div(nch, cpw);
+      const int64_t nwarps = B * D * nseg;
+      const int64_t blocks = ceil_div(nwarps, kWarps);
+      TORCH_CHECK(blocks <= INT32_MAX, "causal_conv1d: problem too large");
+      const int seg_len = static_cast<int>(cpw * kChunk);
+      P = B * nseg;
+      partial = at::empty({P * (W + 1) * D}, x.options().dtype(at::kFloat));
+      p.partial = partial.data_ptr<float>();
+      auto launch = [&](auto sl) {
+        bwd_cf_fast_kernel<E, kW, decltype(sl)::value>
+            <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+                p, static_cast<int>(L), seg_len, static_cast<int>(nseg), nwarps);
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      };
+      if (silu) launch(std::true_type{});
+      else launch(std::false_type{});
+    });
+  } else if (!sh.channel_last) {
+    const int64_t V = 16 / es;
     const int64_t nseg = ceil_div(L, 32 * V * items_cf(static_cast<int>(es)));
     const int64_t nunits = B * D * nseg;
     const int64_t blocks = ceil_div(nunits, kWarps);

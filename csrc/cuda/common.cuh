@@ -287,6 +287,19 @@ inline int64_t sm_count() {
   return n;
 }
 
+// Channel-first fast paths (fwd.cu, bwd.cu): a warp walks `cpw` consecutive
+// chunks of one row. Long ranges amortise the per-warp setup; a row is split
+// into more ranges only until the grid holds enough warps (64 per SM) to fill
+// every SM and balance the tail.
+// Longest row they take: token indices, and a range's start + length, fit int32.
+constexpr int64_t kFastMaxLen = int64_t{1} << 29;
+inline int64_t fast_chunks_per_warp(int64_t rows, int64_t nch) {
+  const int64_t target = sm_count() * 64;
+  int64_t cpw = nch;
+  while (cpw > 1 && rows * ceil_div(nch, cpw) < target) cpw = ceil_div(cpw, 2);
+  return cpw;
+}
+
 inline cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
 }  // namespace cuda

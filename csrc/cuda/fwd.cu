@@ -23,6 +23,19 @@
 // * seq_idx and silu select kernel instances (their per-element branches cost
 //   more than the memory traffic otherwise); bias, initial/final states and
 //   the weight dtype are runtime values.
+// * Fast path (channel-first, the common case): when there is no seq_idx, x
+//   and out are 16-byte vectorisable along L and L % V == 0, every vector is
+//   either entirely inside the row or entirely outside it, so the kernel needs
+//   no scalar fallback, no per-element bounds and only 32-bit index maths
+//   (L <= 2^29). A warp walks a long range of one row in chunks of
+//   32 x V x ITEMS tokens, loading the next chunk while computing the current
+//   one; the W-1 token halo crosses chunks in registers (lane 31 -> lane 0 by
+//   shuffle), so only a range's first chunk reads its halo from memory. Long
+//   ranges amortise the per-warp setup (weights, bias, halo); rows are split
+//   into several ranges only when there are too few rows to fill the GPU. The
+//   general kernel above is the fallback for every other case. Measured on
+//   H200 (B=8, D=4096, L=4096, W=4, silu): bf16 0.246 -> 0.146 ms (88% of
+//   copy bandwidth), fp32 0.312 -> 0.279 ms.
 #include <torch/library.h>
 
 #include <algorithm>
@@ -41,6 +54,7 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kItemsCF = 2;  // vectors per lane per channel-first segment
 constexpr int kMinBlocksCF = 8;
 constexpr int kMinBlocksCL = 5;
+constexpr int kMinBlocksFast = 8;  // 64 registers: 32 warps/SM
 constexpr int kVecCL = 4;     // channels per thread, channel-last
 // Tokens loaded ahead in the channel-last loop: 64 bytes in flight per thread.
 template <class E>
@@ -165,6 +179,128 @@ fwd_cf_kernel(const FwdParams p, const int64_t nseg, const int64_t nunits) {
       }
     }
     if (p.fin != nullptr && pos0 <= L - 1 && L - 1 < pos0 + V) write_final<E, W>(p, b, d);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Fast path (see the design note). Preconditions, checked on the host: no
+// seq_idx; x and out have stride 1 along L, 16-byte aligned bases and row
+// strides; L % V == 0 and L <= 2^29. initial_states / final_states are read and
+// written with their own strides.
+template <class E>
+constexpr int fast_items_fwd() { return 2; }  // 4 fp32 vectors spill at W=4
+
+template <class E, int W, bool kSilu>
+__global__ void __launch_bounds__(kThreads, kMinBlocksFast)
+fwd_cf_fast_kernel(const FwdParams p, const int L, const int seg_len, const int nseg,
+                   const int64_t nwarps) {
+  using S = typename E::S;
+  constexpr int V = 16 / sizeof(S);
+  constexpr int H = W - 1;
+  constexpr int ITEMS = fast_items_fwd<E>();
+  constexpr int CH = 32 * V * ITEMS;  // tokens per chunk
+  using VecT = Vec<E, V>;
+  using Raw = typename VecT::Raw;
+
+  const int lane = threadIdx.x & 31;
+  const int64_t gw = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  if (gw >= nwarps) return;  // uniform across the warp
+  const int64_t row = gw / nseg;
+  const int seg = static_cast<int>(gw - row * nseg);
+  const int64_t b = row / p.in.D;
+  const int64_t d = row - b * p.in.D;
+  const S* __restrict__ xr = static_cast<const S*>(p.in.x) + b * p.in.x_sb + d * p.in.x_sd;
+  S* __restrict__ orow = static_cast<S*>(p.out) + b * p.o_sb + d * p.o_sd;
+  const int start = seg * seg_len;
+  const int end = min(L, start + seg_len);
+
+  // First chunk's loads go out before the scalar setup below.
+  Raw cur[ITEMS];
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int pos = start + (i * 32 + lane) * V;
+    cur[i] = pos < end ? VecT::load_raw(xr + pos) : Raw{};
+  }
+
+  // Halo in front of the range (same value in every lane; lane 0 uses it):
+  // the previous range's last tokens (start >= CH > H), initial_states, or 0.
+  float carry[H];
+#pragma unroll
+  for (int h = 0; h < H; ++h) {
+    const int t = start - H + h;
+    if (t >= 0) {
+      carry[h] = E::to_f(xr[t]);
+    } else if (p.in.init != nullptr) {
+      carry[h] = E::to_f(static_cast<const S*>(p.in.init)[b * p.in.i_sb + d * p.in.i_sd +
+                                                          (t + H) * p.in.i_sk]);
+    } else {
+      carry[h] = 0.0f;
+    }
+  }
+
+  float w[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) w[k] = ld_any(p.w, d * p.w_sd + k * p.w_sk, p.wcode);
+  const float bias = p.bias != nullptr ? ld_any(p.bias, d * p.bias_s, p.wcode) : 0.0f;
+
+#pragma unroll 1
+  for (int c0 = start; c0 < end; c0 += CH) {
+    // Prefetch the next chunk. A chunk that is not the range's last lies
+    // entirely inside the range, so its carry below is valid for the next one.
+    const int n0 = c0 + CH;
+    Raw nxt[ITEMS];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int pos = n0 + (i * 32 + lane) * V;
+      nxt[i] = pos < end ? VecT::load_raw(xr + pos) : Raw{};
+    }
+
+    float xv[ITEMS][V];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) VecT::unpack(cur[i], xv[i]);
+
+    // Left halo: previous lane, previous item's lane 31, or the carry.
+    float hal[ITEMS][H];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+#pragma unroll
+      for (int h = 0; h < H; ++h) {
+        const float up = __shfl_up_sync(0xffffffffu, xv[i][V - H + h], 1);
+        const float wrap = __shfl_sync(0xffffffffu, xv[i > 0 ? i - 1 : 0][V - H + h], 31);
+        hal[i][h] = lane > 0 ? up : (i > 0 ? wrap : carry[h]);
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < H; ++h) carry[h] = __shfl_sync(0xffffffffu, xv[ITEMS - 1][V - H + h], 31);
+
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int pos = c0 + (i * 32 + lane) * V;
+      if (pos < end) {
+        float o[V];
+#pragma unroll
+        for (int e = 0; e < V; ++e) {
+          float acc = bias;
+#pragma unroll
+          for (int k = 0; k < W; ++k) {
+            const int j = e - H + k;  // window index relative to pos
+            const float xk = j < 0 ? hal[i][j < 0 ? j + H : 0] : xv[i][j < 0 ? 0 : j];
+            acc = fmaf(w[k], xk, acc);
+          }
+          if (kSilu) acc = silu_f(acc);
+          o[e] = acc;
+        }
+        VecT::store(orow + pos, o);
+        // L >= V > H: the final states are the last H tokens of this vector.
+        if (p.fin != nullptr && pos + V == L) {
+          S* fr = static_cast<S*>(p.fin) + b * p.f_sb + d * p.f_sd;
+#pragma unroll
+          for (int h = 0; h < H; ++h) fr[h * p.f_sk] = E::from_f(xv[i][V - H + h]);
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) cur[i] = nxt[i];
   }
 }
 
@@ -350,6 +486,30 @@ FwdResult fwd_cuda(const at::Tensor& x, const at::Tensor& weight,
   if (!sh.channel_last) {
     p.x_vec = vec_ok(x, 2, 16);
     p.o_vec = vec_ok(out, 2, 16);
+  }
+  if (!sh.channel_last && p.in.seq == nullptr && p.x_vec && p.o_vec && L % V == 0 &&
+      L <= kFastMaxLen) {
+    dispatch_dtype_width(x.scalar_type(), W, [&](auto e, auto wc) {
+      using E = decltype(e);
+      constexpr int kW = decltype(wc)::value;
+      constexpr int64_t kChunk = 32 * (16 / sizeof(typename E::S)) * fast_items_fwd<E>();
+      const int64_t nch = ceil_div(L, kChunk);
+      const int64_t cpw = fast_chunks_per_warp(B * D, nch);
+      const int64_t nseg = ceil_div(nch, cpw);
+      const int64_t nwarps = B * D * nseg;
+      const int64_t blocks = ceil_div(nwarps, kWarps);
+      TORCH_CHECK(blocks <= INT32_MAX, "causal_conv1d: problem too large");
+      const int seg_len = static_cast<int>(cpw * kChunk);
+      auto launch = [&](auto sl) {
+        fwd_cf_fast_kernel<E, kW, decltype(sl)::value>
+            <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+                p, static_cast<int>(L), seg_len, static_cast<int>(nseg), nwarps);
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      };
+      if (silu) launch(std::true_type{});
+      else launch(std::false_type{});
+    });
+  } else if (!sh.channel_last) {
     const int64_t nseg = ceil_div(L, 32 * V * kItemsCF);
     const int64_t nunits = B * D * nseg;
     const int64_t blocks = ceil_div(nunits, kWarps);
