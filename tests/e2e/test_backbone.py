@@ -145,3 +145,26 @@ def test_uv_project_locks_and_syncs_without_building(
     run("uv", "sync", "--quiet", "--no-build", "--python", sys.executable, cwd=project)
     version, _ = run(project / ".venv" / "bin" / "python", "-c", SMOKE).split()
     assert version == CELL.version
+
+
+def test_verify_passes_on_the_served_index(index_url: str) -> None:
+    # Hashes, .metadata, labels and channels over HTTP, then real pip and uv
+    # resolving against this cell's torch.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wheel_matrix",
+            "verify",
+            index_url,
+            "--resolve",
+            "--torch",
+            CELL.torch.minor,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{CELL.label.channel}: torch {CELL.torch.minor}" in done.stdout + done.stderr
