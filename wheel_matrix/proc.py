@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from wheel_matrix import log
@@ -38,12 +38,13 @@ def run(
     env: Mapping[str, str] | None = None,
     capture: bool = False,
     quiet: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
     """Run ``argv``; return its output when ``capture``, raise ToolError on failure.
 
     Output streams to the terminal when verbose; otherwise only its tail is
     shown if the command fails. ``env`` entries are added to the current
-    environment.
+    environment. ``on_line`` sees every output line (for progress reports).
     """
     args = [str(a) for a in argv]
     program = args[0]
@@ -88,6 +89,8 @@ def run(
     for line in proc.stdout:
         if log.VERBOSE:
             print(line, end="", flush=True)
+        elif on_line is not None:
+            on_line(line)
         tail.append(line)
         if len(errors) < ERROR_LINES and _ERROR.search(line):
             errors.append(line)

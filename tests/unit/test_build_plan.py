@@ -88,3 +88,15 @@ def test_sync_sources_mirrors_and_prunes(tmp_path: Path) -> None:
     sync_sources(src, dest)
     assert not (dest / "csrc" / "b.cpp").exists()
     assert (dest / "setup.py").exists()
+
+
+def test_compile_progress_names_each_ninja_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from wheel_matrix.build import compile_progress
+
+    compile_progress(
+        "  [2/6] /usr/local/cuda/bin/nvcc --generate-dependencies-with-compile "
+        "-I/x -c /tmp/src/csrc/cuda/fwd.cu -o /tmp/b/fwd.o -O3\n"
+    )
+    compile_progress("  running build_ext\n")
+    compile_progress("[6/6] c++ -MMD -MF a.o.d -c /tmp/src/csrc/ops.cpp -o a.o\n")
+    assert capsys.readouterr().err.splitlines() == ["    [2/6] fwd.cu", "    [6/6] ops.cpp"]
