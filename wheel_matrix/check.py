@@ -7,6 +7,7 @@ is honest); and twine accepts the metadata.
 
 from __future__ import annotations
 
+import io
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -47,8 +48,7 @@ def read_metadata(wheel: zipfile.ZipFile) -> dict[str, list[str]]:
 
 
 def _elf_facts(data: bytes) -> tuple[list[str], list[str]]:
-    import io
-
+    """Undefined dynamic symbols and DT_NEEDED entries of one shared library."""
     elf = ELFFile(io.BytesIO(data))
     undefined: list[str] = []
     needed: list[str] = []
