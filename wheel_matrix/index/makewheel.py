@@ -36,6 +36,7 @@ def metadata_text(
     requires_python: str | None = None,
     requires_dist: Sequence[str] = (),
     summary: str = "",
+    description: str = "",
 ) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if summary:
@@ -43,7 +44,9 @@ def metadata_text(
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {req}" for req in requires_dist]
-    return "\n".join(lines) + "\n\n"
+    if description:
+        lines.append("Description-Content-Type: text/markdown")
+    return "\n".join(lines) + "\n\n" + description
 
 
 def make_wheel(
@@ -56,6 +59,7 @@ def make_wheel(
     tag: str = "py3-none-any",
     files: Mapping[str, bytes] | None = None,
     filename: str | None = None,
+    description: str = "",
 ) -> Path:
     """Write the wheel into ``folder`` and return its path.
 
@@ -69,7 +73,7 @@ def make_wheel(
         files = {f"{dist}/__init__.py": f'__version__ = "{version}"\n'.encode()}
     contents: dict[str, bytes] = dict(files)
     contents[f"{dist_info}/METADATA"] = metadata_text(
-        name, version, requires_python, requires_dist
+        name, version, requires_python, requires_dist, description=description
     ).encode()
     contents[f"{dist_info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: wheel-matrix\nRoot-Is-Purelib: true\nTag: {tag}\n\n"
