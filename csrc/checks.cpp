@@ -86,22 +86,26 @@ void check_index_vector(const at::Tensor& t, const char* name, const at::Tensor&
               " must be contiguous, got stride ", t.stride(0));
 }
 
+// x (B, D, L) and weight (D, W): the checks every op starts with.
+void check_x_and_weight(const at::Tensor& x, const at::Tensor& weight) {
+  TORCH_CHECK(x.dim() == 3, "causal_conv1d: x must be (batch, dim, seqlen), got ", shape_str(x));
+  check_device(weight, "weight", x);
+  check_value_dtypes(x, weight);
+  TORCH_CHECK(weight.dim() == 2 && weight.size(0) == x.size(1) && weight.size(1) >= 2 &&
+                  weight.size(1) <= 4,
+              "causal_conv1d: weight must be (dim, width) = (", x.size(1),
+              ", W) with W in 2..4, got ", shape_str(weight));
+}
+
 // Checks shared by fwd and bwd: x, weight, bias, seq_idx, initial_states.
 ConvShape check_common(const at::Tensor& x, const at::Tensor& weight,
                        const std::optional<at::Tensor>& bias,
                        const std::optional<at::Tensor>& seq_idx,
                        const std::optional<at::Tensor>& initial_states) {
-  TORCH_CHECK(x.dim() == 3, "causal_conv1d: x must be (batch, dim, seqlen), got ", shape_str(x));
+  check_x_and_weight(x, weight);
   const int64_t batch = x.size(0);
   const int64_t dim = x.size(1);
   const int64_t seqlen = x.size(2);
-
-  check_device(weight, "weight", x);
-  check_value_dtypes(x, weight);
-  TORCH_CHECK(weight.dim() == 2 && weight.size(0) == dim && weight.size(1) >= 2 &&
-                  weight.size(1) <= 4,
-              "causal_conv1d: weight must be (dim, width) = (", dim,
-              ", W) with W in 2..4, got ", shape_str(weight));
   const int64_t width = weight.size(1);
 
   check_either_layout(x, "x");
@@ -185,17 +189,10 @@ UpdateShape check_update(const at::Tensor& x, const at::Tensor& conv_state,
                          const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                          const std::optional<at::Tensor>& cache_seqlens,
                          const std::optional<at::Tensor>& conv_state_indices) {
-  TORCH_CHECK(x.dim() == 3, "causal_conv1d: x must be (batch, dim, seqlen), got ", shape_str(x));
+  check_x_and_weight(x, weight);
   const int64_t batch = x.size(0);
   const int64_t dim = x.size(1);
   const int64_t seqlen = x.size(2);
-
-  check_device(weight, "weight", x);
-  check_value_dtypes(x, weight);
-  TORCH_CHECK(weight.dim() == 2 && weight.size(0) == dim && weight.size(1) >= 2 &&
-                  weight.size(1) <= 4,
-              "causal_conv1d: weight must be (dim, width) = (", dim,
-              ", W) with W in 2..4, got ", shape_str(weight));
   const int64_t width = weight.size(1);
 
   check_device(conv_state, "conv_state", x);
