@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheel_matrix import check, compile_cache, log, proc, toolchain
+from wheel_matrix import check, compile_cache, filelock, log, proc, toolchain
 from wheel_matrix.compile_cache import CompileCache
 from wheel_matrix.errors import ToolError, UserError
 from wheel_matrix.plan import Cell
@@ -237,6 +237,12 @@ def _only_wheel(folder: Path, what: str) -> Path:
 
 
 def run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
+    """Apply ``plan``; a second build of the same cell fails at once instead of clobbering."""
+    with filelock.locked(plan.work, what=f"build of {plan.cell.id}", timeout=0):
+        return _run_build(plan, options)
+
+
+def _run_build(plan: BuildPlan, options: BuildOptions) -> BuildResult:
     start = time.monotonic()
     cell = plan.cell
     env = dict(plan.env)

@@ -100,3 +100,19 @@ def test_compile_progress_names_each_ninja_step(capsys: pytest.CaptureFixture[st
     compile_progress("  running build_ext\n")
     compile_progress("[6/6] c++ -MMD -MF a.o.d -c /tmp/src/csrc/ops.cpp -o a.o\n")
     assert capsys.readouterr().err.splitlines() == ["    [2/6] fwd.cu", "    [6/6] ops.cpp"]
+
+
+def test_a_second_build_of_the_same_cell_is_refused(
+    small_matrix_path: Path, options: BuildOptions
+) -> None:
+    from wheel_matrix import filelock
+    from wheel_matrix.build import run_build
+    from wheel_matrix.errors import UserError
+
+    plan = plan_build(find_cell(model.load(small_matrix_path), "torch2.14-cu130"), options)
+    with (
+        filelock.locked(plan.work, what="test"),
+        pytest.raises(UserError, match=r"another build of torch2\.14-cu130-x86_64 holds"),
+    ):
+        run_build(plan, options)
+    assert not plan.venv.exists()  # refused before any work

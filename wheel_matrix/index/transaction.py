@@ -14,22 +14,21 @@ publishes from interleaving; readers that care (``verify``) take it shared.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheel_matrix import filelock
 from wheel_matrix.errors import UserError
 
 JOURNAL = ".journal"
 
 
 def lock_path(root: Path) -> Path:
-    return root.parent / f".{root.name}.lock"
+    return filelock.lock_path(root)
 
 
 def staging_path(root: Path) -> Path:
@@ -39,25 +38,8 @@ def staging_path(root: Path) -> Path:
 @contextlib.contextmanager
 def locked(root: Path, *, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
     """Hold the index lock; a UserError if another holder keeps it past ``timeout``."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    path = lock_path(root)
-    with path.open("a+") as handle:
-        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise UserError(
-                        f"{root}: another publish holds {path} (waited {timeout:.0f}s)"
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.locked(root, what="publish", shared=shared, timeout=timeout):
+        yield
 
 
 @dataclass(frozen=True)
