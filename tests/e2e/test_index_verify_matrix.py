@@ -45,14 +45,16 @@ def test_resolve_covers_each_matrix_torch_and_names_the_missing_one(
     assert report.resolved == (("cpu", "2.13"), ("cpu", "2.14"), ("cu130", "2.14"))
 
 
-def test_cli_resolve_by_matrix_catches_a_wrong_pin(tmp_path: Path, small_matrix_path: Path) -> None:
-    # The torch 2.14 wheel pins torch 2.13: with torch 2.13 both installers pick it
-    # (its label sorts highest), and with torch 2.14 neither finds a wheel.
+def _verify_cpu_channel(
+    tmp_path: Path, matrix: Path, torch_pin_of_214: str
+) -> subprocess.CompletedProcess[str]:
+    """Index cpu wheels for torch 2.13 and 2.14 (the latter pinned as given), then verify."""
     w = tmp_path / "w"
     build_index(
-        [wheel(w, "cputorch2.13", "2.13"), wheel(w, "cputorch2.14", "2.13")], tmp_path / "index"
+        [wheel(w, "cputorch2.13", "2.13"), wheel(w, "cputorch2.14", torch_pin_of_214)],
+        tmp_path / "index",
     )
-    done = subprocess.run(
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -61,13 +63,19 @@ def test_cli_resolve_by_matrix_catches_a_wrong_pin(tmp_path: Path, small_matrix_
             str(tmp_path / "index"),
             "--resolve",
             "--matrix",
-            str(small_matrix_path),
+            str(matrix),
         ],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_cli_resolve_by_matrix_catches_a_wrong_pin(tmp_path: Path, small_matrix_path: Path) -> None:
+    # The torch 2.14 wheel pins torch 2.13: with torch 2.13 both installers pick it
+    # (its label sorts highest), and with torch 2.14 neither finds a wheel.
+    done = _verify_cpu_channel(tmp_path, small_matrix_path, torch_pin_of_214="2.13")
     assert done.returncode == 1, done.stderr
     for installer in ("pip", "uv"):
         assert (
@@ -79,25 +87,6 @@ def test_cli_resolve_by_matrix_catches_a_wrong_pin(tmp_path: Path, small_matrix_
 
 
 def test_cli_resolve_by_matrix_ok(tmp_path: Path, small_matrix_path: Path) -> None:
-    w = tmp_path / "w"
-    build_index(
-        [wheel(w, "cputorch2.13", "2.13"), wheel(w, "cputorch2.14", "2.14")], tmp_path / "index"
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wheel_matrix",
-            "verify",
-            str(tmp_path / "index"),
-            "--resolve",
-            "--matrix",
-            str(small_matrix_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _verify_cpu_channel(tmp_path, small_matrix_path, torch_pin_of_214="2.14")
     assert done.returncode == 0, done.stderr
     assert "resolved by pip and uv: cpu: torch 2.13, 2.14" in done.stderr
