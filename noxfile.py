@@ -1,7 +1,14 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["nox>=2025.2.9", "pyyaml>=6", "packaging>=24"]
+# ///
 """Sessions for maintainers and CI; the same ones run in both places.
 
 The build sessions are generated from matrix.yaml through the planner, so
-`nox -l` shows one `build-cell(...)` per cell of the matrix.
+`nox -l` shows one `build-cell(...)` per cell of the matrix. Reading the
+plan needs PyYAML and packaging: the script block above declares them, so on a
+bare interpreter with only nox installed, nox makes an environment holding
+them (.nox/_nox_script_mode) and runs this file there.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from wheel_matrix import model, plan  # noqa: E402
+from wheel_matrix import model, plan, settings  # noqa: E402
 from wheel_matrix.errors import UserError  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 # Plain venv + pip: pip honours the machine's wheel cache and torch indexes, which uv does not.
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "unit"]
+# The suite promises the oldest and newest supported Python: a missing one is a failure.
+nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 SERVICE = nox.project.dependency_groups(PYPROJECT, "service")
@@ -30,16 +39,18 @@ TEST = nox.project.dependency_groups(PYPROJECT, "test")
 DIST = ROOT / "dist"
 
 
-def _cell_ids() -> list[str]:
+def _read_plan() -> tuple[list[str], tuple[str, ...]]:
+    """The cell ids, and the service's oldest and newest Python (templates/settings.yaml)."""
     try:
-        return [c.id for c in plan.cells(model.load())]
+        return [c.id for c in plan.cells(model.load())], settings.load().pythons
     except UserError as err:
         # A broken matrix.yaml must read as one line, not a traceback from inside nox.
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-CELL_IDS = _cell_ids()
+# The wheels themselves serve Python 3.10 and up; the service needs 3.11.
+CELL_IDS, SERVICE_PYTHONS = _read_plan()
 
 
 def _wheel_matrix(session: nox.Session, *args: str) -> None:
@@ -54,11 +65,18 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
-@nox.session
+@nox.session(python=SERVICE_PYTHONS)
 def unit(session: nox.Session) -> None:
-    """Run the fast unit tests (no builds, no network)."""
+    """Run the fast unit tests (no builds, no network) on the oldest and newest Python."""
     session.install(*TEST)
     session.run("python", "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(default=False)
+def cli(session: nox.Session) -> None:
+    """Run the service's command line: nox -s cli -- cells (or verify, which-index, ...)."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, *(session.posargs or ["--help"]))
 
 
 @nox.session
@@ -76,8 +94,14 @@ def tests(session: nox.Session) -> None:
     (wheel,) = sorted((dist / "wheels").glob("*.whl"))
     session.install(str(wheel))
     # The extension tests import the installed wheel: run them outside the
-    # repository root so the source tree's causal_conv1d/ can't shadow it.
-    session.run("pytest", str(ROOT / "tests" / "extension"), *session.posargs)
+    # repository root so the source tree's causal_conv1d/ can't shadow it. The
+    # wheel was just built, so failing to import it fails the suite, not skips it.
+    session.run(
+        "pytest",
+        str(ROOT / "tests" / "extension"),
+        *session.posargs,
+        env={"CAUSAL_CONV1D_TESTS_REQUIRE_EXTENSION": "1"},
+    )
     session.run(
         "python",
         "-m",
@@ -87,6 +111,10 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
         env={"WHEEL_MATRIX_WHEEL": str(wheel)},
     )
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for python in SERVICE_PYTHONS:
+        if python != here:
+            session.notify(f"unit-{python}")
 
 
 def _build(session: nox.Session, cells: list[str]) -> None:

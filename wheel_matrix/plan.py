@@ -169,6 +169,14 @@ def cells(matrix: Matrix) -> tuple[Cell, ...]:
     return tuple(sorted(found.values(), key=lambda c: c.sort_key, reverse=True))
 
 
+def channel_torches(all_cells: Iterable[Cell]) -> dict[str, list[str]]:
+    """Channel -> the torch minors its cells build, oldest first."""
+    found: dict[str, set[str]] = {}
+    for cell in all_cells:
+        found.setdefault(cell.label.channel, set()).add(cell.torch.minor)
+    return {c: sorted(t, key=_version_key) for c, t in sorted(found.items())}
+
+
 def find_cell(matrix: Matrix, cell_id: str, default_arch: str = "x86_64") -> Cell:
     """Look a cell up by id (``torch2.14-cu130-x86_64``; the arch may be left off)."""
     parts = cell_id.split("-")

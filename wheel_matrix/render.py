@@ -244,7 +244,8 @@ def render(matrix: Matrix, settings: Settings, templates: Path | None = None) ->
     flows = _environment(folder, workflow=True)
     context = {
         "actions": settings.actions,
-        "python": settings.python,
+        "python": settings.pythons[0],
+        "pythons": settings.pythons,
         "nox": settings.nox,
     }
     out.append(

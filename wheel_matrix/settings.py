@@ -40,7 +40,7 @@ class Settings:
     gcc: Mapping[str, int]  # CUDA version -> gcc-toolset major
     tools: Mapping[str, str]  # package -> exact version
     runners: Mapping[str, str]  # arch -> GitHub runner label
-    python: str
+    pythons: tuple[str, ...]  # the service's oldest and newest Python; CI runs nox on the first
     nox: str
     actions: Mapping[str, Action]
 
@@ -82,8 +82,18 @@ def _text(value: object, source: Path, where: str) -> str:
     return str(value)
 
 
+def _pythons(value: object, source: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ConfigError(source, "pythons", f"expected [oldest, newest], got {value!r}")
+    versions = tuple(_text(v, source, f"pythons[{i}]") for i, v in enumerate(value))
+    for i, version in enumerate(versions):
+        if not re.match(r"^3\.\d+$", version):
+            raise ConfigError(source, f"pythons[{i}]", f"{version!r} is not a Python such as 3.11")
+    return versions
+
+
 def parse(data: object, source: Path) -> Settings:
-    top = _mapping(data, source, "", ("images", "host_gcc", "tools", "runners", "python", "nox",
+    top = _mapping(data, source, "", ("images", "host_gcc", "tools", "runners", "pythons", "nox",
                                        "actions"))
     images = _mapping(top["images"], source, "images", ("manylinux", "digests"))
     manylinux = _mapping(images["manylinux"], source, "images.manylinux", _ARCHES)
@@ -118,7 +128,7 @@ def parse(data: object, source: Path) -> Settings:
                _mapping(top["tools"], source, "tools").items()},
         runners={a: _text(r, source, f"runners.{a}") for a, r in
                  _mapping(top["runners"], source, "runners", _ARCHES).items()},
-        python=_text(top["python"], source, "python"),
+        pythons=_pythons(top["pythons"], source),
         nox=_text(top["nox"], source, "nox"),
         actions=actions,
     )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import S3Server, free_port, wait_until_serving
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import build_index, targets
@@ -23,26 +20,6 @@ from wheel_matrix.index.verify import verify_index
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
 
 
 def isolated_env(tmp: Path) -> dict[str, str]:
@@ -91,7 +68,7 @@ def pypiserver(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/simple/", proc)
+        wait_until_serving(f"http://127.0.0.1:{port}/simple/", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -123,49 +100,16 @@ def test_twine_upload_to_pypiserver_then_install(tmp_path: Path, pypiserver: str
     assert uv_install(f"{pypiserver}/simple/", tmp_path) == "1.7.0+cputorch2.13"
 
 
-@pytest.fixture
-def s3() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def test_s3_bucket_serves_installers(
-    tmp_path: Path, s3: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
 
-    for key, value in (
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
+    for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
+    s3 = s3_server.url
+    s3_server.public_bucket("wheels")
     client = boto3.client("s3", endpoint_url=s3)
-    client.create_bucket(Bucket="wheels")
-    # Installers fetch anonymously, as from a public bucket or a CDN in front of one.
-    client.put_bucket_policy(
-        Bucket="wheels",
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::wheels/*",
-                    }
-                ],
-            }
-        ),
-    )
     root = tmp_path / "index"
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cu130torch2.14")], root)
     first = targets.publish_s3(root, "s3://wheels/simple", s3)

@@ -15,8 +15,9 @@ import pytest
 
 from wheel_matrix.index import build_index
 from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.verify import verify_index
+from wheel_matrix.index.verify import Expected, verify_index
 from wheel_matrix.model import load
+from wheel_matrix.plan import cells, channel_torches
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,8 @@ def test_resolve_covers_each_matrix_torch_and_names_the_missing_one(
         wheel(w, "cu130torch2.14", "2.14"),  # cu130's torch 2.13 is missing
     ]
     build_index(wheels, tmp_path / "index")
-    report = verify_index(str(tmp_path / "index"), resolve=True, matrix=load(small_matrix_path))
+    expected = Expected(channel_torches(cells(load(small_matrix_path))), "matrix-small.yaml builds")
+    report = verify_index(str(tmp_path / "index"), resolve=True, expected=expected)
     assert [str(f) for f in report.faults] == [
         "cu130/: no causal-conv1d wheels for torch 2.13, which matrix-small.yaml builds for "
         "this channel"

@@ -8,24 +8,22 @@ saved under pytest's temporary folder (its path is printed).
 
 Needs Chromium (or Chrome) and a matching chromedriver on PATH, or named by
 $WHEEL_MATRIX_CHROMIUM / $WHEEL_MATRIX_CHROMEDRIVER, and selenium; without
-them the tests skip and say which is missing.
+them the tests fail and say what to install (`.ci/run` installs them).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomllib
+from support import free_port, wait_until_serving
 
 from wheel_matrix.index.instructions import instructions
 from wheel_matrix.index.makewheel import make_wheel
@@ -65,7 +63,7 @@ def _program(env: str, names: tuple[str, ...]) -> str | None:
 
 
 def browser_programs() -> tuple[str, str]:
-    """Chromium and chromedriver, or skip saying what is missing and how to get it."""
+    """Chromium and chromedriver, or fail saying what is missing and how to get it."""
     chromium = _program(
         "WHEEL_MATRIX_CHROMIUM",
         ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
@@ -73,9 +71,10 @@ def browser_programs() -> tuple[str, str]:
     driver = _program("WHEEL_MATRIX_CHROMEDRIVER", ("chromedriver",))
     missing = [n for n, p in (("chromium", chromium), ("chromedriver", driver)) if p is None]
     if chromium is None or driver is None:
-        pytest.skip(
+        pytest.fail(
             f"{' and '.join(missing)} not found on PATH or in $WHEEL_MATRIX_CHROMIUM / "
-            "$WHEEL_MATRIX_CHROMEDRIVER (Debian: apt-get install -y chromium chromium-driver)"
+            "$WHEEL_MATRIX_CHROMEDRIVER (Debian: apt-get install -y chromium chromium-driver)",
+            pytrace=False,
         )
     return chromium, driver
 
@@ -89,13 +88,6 @@ def cli(*args: str) -> None:
         check=False,
     )
     assert done.returncode == 0, f"wheel_matrix {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +117,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if server.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{server.communicate()[1]}")
-            try:
-                with urllib.request.urlopen(base, timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, f"{base} did not answer within 20s"
-                time.sleep(0.1)
+        wait_until_serving(base, server)
         yield base
     finally:
         server.terminate()
@@ -144,9 +127,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     chromium, chromedriver = browser_programs()
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is not installed (see the test dependency group)"
-    )
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     tmp = tmp_path_factory.mktemp("chromium")

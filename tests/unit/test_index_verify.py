@@ -16,7 +16,7 @@ from wheel_matrix.index.makewheel import make_wheel
 from wheel_matrix.index.publish import load_project
 from wheel_matrix.index.serve import serving
 from wheel_matrix.index.simple import IndexFile
-from wheel_matrix.index.verify import verify_index
+from wheel_matrix.index.verify import Expected, verify_index
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 CU130 = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
@@ -169,27 +169,17 @@ def test_cli_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 # --- which torch minors `verify --resolve` resolves: matrix.yaml's cells per channel ---
 
 
-def test_matrix_torches_per_channel(small_matrix_path: Path) -> None:
-    from wheel_matrix.index.verify import matrix_torches
-    from wheel_matrix.model import load
-
-    # The small matrix excludes torch 2.13 with CUDA 12.6.
-    assert matrix_torches(load(small_matrix_path)) == {
-        "cpu": ["2.13", "2.14"],
-        "cu126": ["2.14"],
-        "cu130": ["2.13", "2.14"],
-    }
+SMALL = Expected({"cpu": ["2.13", "2.14"], "cu130": ["2.13", "2.14"]}, "matrix-small.yaml builds")
 
 
-def test_plan_from_the_matrix_names_each_missing_torch(small_matrix_path: Path) -> None:
+def test_plan_from_an_expectation_names_each_missing_torch() -> None:
     from wheel_matrix.index.verify import plan_resolution
-    from wheel_matrix.model import load
 
     plan = plan_resolution(
         ["cpu", "cu130", "cu118"],
         {"cpu": {"2.12", "2.14"}, "cu130": {"2.14"}, "cu118": {"2.6"}},
         {"cu130": {"2.13"}},
-        matrix=load(small_matrix_path),
+        expected=SMALL,
     )
     assert plan.torches == {"cpu": ["2.14"], "cu130": ["2.14"], "cu118": []}
     assert [str(f) for f in plan.faults] == [
@@ -199,36 +189,49 @@ def test_plan_from_the_matrix_names_each_missing_torch(small_matrix_path: Path) 
         "builds for this channel",
     ]
     assert plan.notes == [
-        "cpu: torch 2.12 not built for this channel by matrix-small.yaml; not resolved",
-        "cu118: matrix-small.yaml has no cells for this channel; nothing resolved there",
+        "cpu: torch 2.12 is not what matrix-small.yaml builds for this channel; not resolved",
+        "cu118: nothing that matrix-small.yaml builds is for this channel; nothing resolved "
+        "there",
     ]
 
 
-def test_plan_named_torches_or_the_channels_own(small_matrix_path: Path) -> None:
+def test_plan_named_torches_or_the_channels_own() -> None:
     from wheel_matrix.index.verify import plan_resolution
-    from wheel_matrix.model import load
 
     live = {"cpu": {"2.9", "2.12"}}
-    named = plan_resolution(["cpu"], live, torches=["2.13", "2.10"], matrix=load(small_matrix_path))
+    named = plan_resolution(["cpu"], live, torches=["2.13", "2.10"], expected=SMALL)
     assert named.torches == {"cpu": ["2.10", "2.13"]} and not named.faults
     own = plan_resolution(["cpu"], live)
     assert own.torches == {"cpu": ["2.9", "2.12"]} and not own.faults and not own.notes
 
 
-def test_resolve_reports_matrix_torches_missing_from_the_index(
-    tmp_path: Path, small_matrix_path: Path
-) -> None:
-    from wheel_matrix.model import load
-
-    # Every torch the matrix wants in cpu is missing, so no installer needs to run.
+def test_resolve_reports_expected_torches_missing_from_the_index(tmp_path: Path) -> None:
+    # Every torch the matrix wants in cpu is missing, so no installer needs to run;
+    # cu130 is missing altogether.
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cputorch2.12")], tmp_path / "i")
-    report = verify_index(str(tmp_path / "i"), resolve=True, matrix=load(small_matrix_path))
+    report = verify_index(str(tmp_path / "i"), resolve=True, expected=SMALL)
     assert [str(f) for f in report.faults] == [
-        f"cpu/: no causal-conv1d wheels for torch {t}, which matrix-small.yaml builds for "
-        "this channel"
-        for t in ("2.13", "2.14")
+        *(
+            f"cpu/: no causal-conv1d wheels for torch {t}, which matrix-small.yaml builds for "
+            "this channel"
+            for t in ("2.13", "2.14")
+        ),
+        "cu130/: no such channel, but matrix-small.yaml builds torch 2.13, 2.14 for it",
     ]
+    only_cpu = verify_index(str(tmp_path / "i"), ["cpu"], resolve=True, expected=SMALL)
+    assert len(only_cpu.faults) == 2
     assert report.resolved == ()
+
+
+def test_cli_verify_resolve_wheels_expects_each_wheels_torch_in_its_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cputorch2.12")], tmp_path / "i")
+    released = tmp_path / "released"
+    make_wheel(released, "causal-conv1d", "1.7.0+cu130torch2.14")
+    assert main(["verify", str(tmp_path / "i"), "--resolve-wheels", str(released)]) == 1
+    err = capsys.readouterr().err
+    assert f"cu130/: no such channel, but {released} holds torch 2.14 for it" in err
 
 
 def test_cli_verify_resolve_reads_the_matrix_option(

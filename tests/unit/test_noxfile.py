@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from wheel_matrix import model
+from wheel_matrix import model, settings
 from wheel_matrix.plan import cells
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,9 @@ def test_one_build_session_per_cell() -> None:
     listed = set(_sessions(done.stdout))
     expected = {f"build-cell({c.id})" for c in cells(model.load(ROOT / "matrix.yaml"))}
     assert expected <= listed
-    assert {"build", "tests", "unit", "lint", "index", "serve", "render"} <= listed
+    pythons = settings.load().pythons
+    assert {"build", "tests", "lint", "index", "serve", "render", "cli"} <= listed
+    assert {f"unit-{v}" for v in pythons} <= listed
     # Every session says what it does in one line.
     assert all(" -> " in line for line in done.stdout.splitlines() if line[:2] in ("* ", "- "))
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wheel_matrix import log
 from wheel_matrix.index.instructions import instructions
+
+if TYPE_CHECKING:
+    from wheel_matrix.index.verify import Expected
 
 DEFAULT_WHEELS = Path("dist/wheels")
 DEFAULT_ROOT = Path("dist/index")
@@ -77,19 +81,37 @@ def _cmd_yank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected(args: argparse.Namespace) -> Expected | None:
+    """Which torch minors each channel must resolve: the wheels named, else matrix.yaml's."""
+    from wheel_matrix.index.publish import read_wheels, wheels_in
+    from wheel_matrix.index.verify import Expected
+
+    if args.resolve_wheels is not None:
+        found: dict[str, set[str]] = {}
+        for info in read_wheels(wheels_in(args.resolve_wheels)):
+            found.setdefault(info.channel, set()).add(info.label.torch)
+        source = f"{args.resolve_wheels} holds"
+        return Expected({c: sorted(t) for c, t in found.items()}, source)
+    if not args.resolve or args.torch:
+        return None
+    from wheel_matrix import model, plan
+
+    matrix = model.load(args.matrix)
+    return Expected(plan.channel_torches(plan.cells(matrix)), f"{matrix.source.name} builds")
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from wheel_matrix import model
     from wheel_matrix.index.verify import verify_index
 
-    # Which torch minors to resolve: those named, else every one matrix.yaml builds.
-    matrix = model.load(args.matrix) if args.resolve and not args.torch else None
+    expected = _expected(args)
+    resolve = args.resolve or args.resolve_wheels is not None
     with log.step(f"verify {args.target}"):
         report = verify_index(
             args.target,
             args.channel or None,
-            resolve=args.resolve,
+            resolve=resolve,
             torches=args.torch or None,
-            matrix=matrix,
+            expected=expected,
         )
     for note in report.notes:
         log.warn(note)
@@ -102,12 +124,21 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         f"ok: {report.files} wheel(s) in {len(report.channels)} channel(s) "
         f"({', '.join(report.channels)})"
     )
-    if args.resolve:
+    if resolve:
         by_channel: dict[str, list[str]] = {}
         for channel, torch in report.resolved:
             by_channel.setdefault(channel, []).append(torch)
         done = "; ".join(f"{c}: torch {', '.join(t)}" for c, t in by_channel.items())
         log.info(f"resolved by pip and uv: {done or 'nothing'}")
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from wheel_matrix.index import targets
+
+    with log.step(f"pull the pages of {args.source} -> {args.root}"):
+        report = targets.pull_s3(args.source, args.root, args.endpoint_url)
+    log.info(f"{len(report.uploaded)} file(s) fetched, {report.unchanged} unchanged")
     return 0
 
 
@@ -200,7 +231,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="matrix.yaml that says which torch minors each channel has, for --resolve "
         "(default: $WHEEL_MATRIX_FILE, else the repository's)",
     )
+    p.add_argument(
+        "--resolve-wheels",
+        type=Path,
+        metavar="DIR",
+        help="resolve, for each wheel in DIR (a release's new wheels), its torch in its "
+        "channel; a missing or unpicked one is a fault",
+    )
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "pull", help="fetch a published index's pages (not its wheels) to add to it locally"
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="s3://BUCKET[/PREFIX]")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    _root(p)
+    p.set_defaults(func=_cmd_pull)
 
     p = sub.add_parser(
         "publish", help="copy the index to GitHub Pages or S3, or twine-upload the wheels"

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wheel_matrix import log, proc
 from wheel_matrix.errors import UserError
@@ -93,16 +94,9 @@ def publish_s3(root: Path, url: str, endpoint_url: str | None = None) -> SyncRep
     Each page is also stored under its folder key (``cu130/causal-conv1d/``),
     the URL installers request, since a bucket has no directory index.
     """
-    try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.exceptions import (  # type: ignore[import-untyped]
-            BotoCoreError,
-            ClientError,
-        )
-    except ImportError as exc:
-        raise UserError("publishing to S3 needs boto3: pip install boto3") from exc
-    bucket, prefix = parse_s3_url(url)
-    client = boto3.client("s3", endpoint_url=endpoint_url)
+    client, bucket, prefix = _s3_client(url, endpoint_url)
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
     existing: dict[str, str] = {}
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -142,6 +136,46 @@ def publish_s3(root: Path, url: str, endpoint_url: str | None = None) -> SyncRep
             raise UserError(f"s3://{bucket}/{key}: upload failed: {exc}") from exc
         done.append(key)
     return SyncReport(tuple(done), unchanged)
+
+
+def _s3_client(url: str, endpoint_url: str | None) -> tuple[Any, str, str]:
+    try:
+        import boto3  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise UserError("publishing to S3 needs boto3: pip install boto3") from exc
+    bucket, prefix = parse_s3_url(url)
+    return boto3.client("s3", endpoint_url=endpoint_url), bucket, prefix
+
+
+def pull_s3(url: str, root: Path, endpoint_url: str | None = None) -> SyncReport:
+    """Fetch the published pages of an S3 index into ``root``, leaving its wheels where they are.
+
+    The pages are the index's state (PEP 691 project pages list every file), so
+    ``index`` can then add new wheels and ``publish`` upload only what changed.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    client, bucket, prefix = _s3_client(url, endpoint_url)
+    fetched: list[str] = []
+    unchanged = 0
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                relpath = obj["Key"][len(prefix) :]
+                # Wheels and .metadata stay remote; folder keys are copies of index.html.
+                if not relpath or relpath.endswith("/") or _is_file(relpath):
+                    continue
+                body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                target = root / relpath
+                if target.is_file() and target.read_bytes() == body:
+                    unchanged += 1
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+                fetched.append(relpath)
+    except (BotoCoreError, ClientError) as exc:
+        raise UserError(f"{url}: cannot read the bucket: {exc}") from exc
+    return SyncReport(tuple(fetched), unchanged)
 
 
 def publish_twine(wheels: Sequence[Path], repository_url: str) -> None:

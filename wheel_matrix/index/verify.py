@@ -6,9 +6,10 @@ version; every wheel in a channel carries that channel's label; the HTML and
 JSON forms of each page agree. Each fault is reported with where it is.
 
 With ``resolve``, real pip and uv also resolve causal-conv1d in each channel,
-once per torch minor: by default every minor that matrix.yaml's cells build
-for that channel (a minor with no live wheel there is a fault), else the
-minors named, else those the channel has wheels for.
+once per torch minor: the minors named, else every minor an expectation names
+for that channel (what matrix.yaml builds, or the wheels a release just
+built; a minor with no live wheel there is a fault), else those the channel
+has wheels for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -33,7 +34,6 @@ from wheel_matrix.index import landing, simple, transaction
 from wheel_matrix.index.instructions import PROJECT
 from wheel_matrix.index.wheelfile import parse_metadata
 from wheel_matrix.label import label_of_version
-from wheel_matrix.model import Matrix
 
 _UPLOAD_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
@@ -286,14 +286,12 @@ def _minor_key(torch: str) -> tuple[int, ...]:
     return tuple(int(p) for p in torch.split("."))
 
 
-def matrix_torches(matrix: Matrix) -> dict[str, list[str]]:
-    """Channel -> the torch minors matrix.yaml's cells build for it, oldest first."""
-    from wheel_matrix.plan import cells
+@dataclass(frozen=True)
+class Expected:
+    """The torch minors each channel must have: what matrix.yaml builds, or what was just built."""
 
-    found: dict[str, set[str]] = {}
-    for cell in cells(matrix):
-        found.setdefault(cell.label.channel, set()).add(cell.torch.minor)
-    return {channel: sorted(t, key=_minor_key) for channel, t in found.items()}
+    torches: Mapping[str, Sequence[str]]  # channel -> torch minors
+    source: str  # what says so, for messages: "matrix.yaml builds", "dist/wheels holds"
 
 
 @dataclass
@@ -311,19 +309,18 @@ def plan_resolution(
     yanked: Mapping[str, set[str]] | None = None,
     *,
     torches: list[str] | None = None,
-    matrix: Matrix | None = None,
+    expected: Expected | None = None,
 ) -> ResolutionPlan:
     """The torch minors to resolve per channel.
 
     ``live`` (and ``yanked``) are the minors each channel has unyanked (only
     yanked) causal-conv1d wheels for. ``torches`` names the minors outright;
-    otherwise ``matrix`` says which each channel should have, and a minor it
-    builds that has no live wheel in the channel is a fault. Without either,
+    otherwise ``expected`` says which each channel should have, and a minor it
+    names that has no live wheel in the channel is a fault. Without either,
     each channel's own minors are resolved.
     """
     plan = ResolutionPlan()
     yanked = yanked or {}
-    expected = matrix_torches(matrix) if matrix is not None and not torches else None
     for channel in channels:
         have = live.get(channel, set())
         if torches:
@@ -332,11 +329,10 @@ def plan_resolution(
         if expected is None:
             plan.torches[channel] = sorted(have, key=_minor_key)
             continue
-        assert matrix is not None
-        wanted = expected.get(channel, [])
+        wanted = sorted(expected.torches.get(channel, []), key=_minor_key)
         if not wanted:
             plan.notes.append(
-                f"{channel}: {matrix.source.name} has no cells for this channel; "
+                f"{channel}: nothing that {expected.source} is for this channel; "
                 "nothing resolved there"
             )
         for torch in wanted:
@@ -347,16 +343,26 @@ def plan_resolution(
                 Fault(
                     f"{channel}/",
                     f"{what} {PROJECT} wheels for torch {torch}, which "
-                    f"{matrix.source.name} builds for this channel",
+                    f"{expected.source} for this channel",
                 )
             )
         extra = sorted(have - set(wanted), key=_minor_key)
         if extra and wanted:
             plan.notes.append(
-                f"{channel}: torch {', '.join(extra)} not built for this channel by "
-                f"{matrix.source.name}; not resolved"
+                f"{channel}: torch {', '.join(extra)} is not what {expected.source} "
+                "for this channel; not resolved"
             )
         plan.torches[channel] = [t for t in wanted if t in have]
+    if expected is not None and not torches:
+        for channel, wanted in sorted(expected.torches.items()):
+            if channel not in channels and wanted:
+                plan.faults.append(
+                    Fault(
+                        f"{channel}/",
+                        f"no such channel, but {expected.source} torch "
+                        f"{', '.join(sorted(wanted, key=_minor_key))} for it",
+                    )
+                )
     return plan
 
 
@@ -366,14 +372,14 @@ def verify_index(
     *,
     resolve: bool = False,
     torches: list[str] | None = None,
-    matrix: Matrix | None = None,
+    expected: Expected | None = None,
 ) -> VerifyReport:
     """Verify the index at ``target``: a folder, or an http(s) URL of its root.
 
     With ``resolve``, real pip and uv also resolve causal-conv1d in each channel
-    for each torch minor: ``torches`` if given, else every minor ``matrix``'s
-    cells build for the channel (each one without a live wheel there is a
-    fault), else every minor the channel has wheels for.
+    for each torch minor: ``torches`` if given, else every minor ``expected``
+    names for the channel (each one without a live wheel there is a fault),
+    else every minor the channel has wheels for.
     """
     is_url = target.startswith(("http://", "https://"))
     read = url_reader(target) if is_url else folder_reader(Path(target))
@@ -402,12 +408,17 @@ def verify_index(
             checker.channel(channel)
         resolved: list[tuple[str, str]] = []
         if resolve:
+            expect = expected
+            if expect is not None and channels:
+                # Channels left out on purpose are not missing.
+                named = {c: t for c, t in expect.torches.items() if c in channels}
+                expect = Expected(named, expect.source)
             plan = plan_resolution(
                 wanted,
                 checker.torches,
                 checker.yanked_torches,
                 torches=torches,
-                matrix=matrix,
+                expected=expect,
             )
             checker.faults += plan.faults
             notes.extend(plan.notes)

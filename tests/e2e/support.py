@@ -1,0 +1,66 @@
+"""Helpers the end-to-end tests share: free ports, waiting for servers, an S3 server's handle."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_serving(
+    url: str,
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes] | None = None,
+    timeout: float = 30,
+) -> None:
+    """Poll ``url`` until it answers; fail early if ``proc`` (the server) exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"server exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """An S3-compatible server (moto) on 127.0.0.1, with its credentials."""
+
+    url: str
+    env: dict[str, str]
+
+    def public_bucket(self, name: str) -> None:
+        """A bucket installers read anonymously, as from a public bucket or a CDN."""
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.url, **_boto_args(self.env))
+        client.create_bucket(Bucket=name)
+        statement = {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{name}/*",
+        }
+        policy = {"Version": "2012-10-17", "Statement": [statement]}
+        client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+
+
+def _boto_args(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": env["AWS_DEFAULT_REGION"],
+    }
