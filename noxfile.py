@@ -161,6 +161,13 @@ def render(session: nox.Session) -> None:
     _wheel_matrix(session, "render", *session.posargs)
 
 
+@nox.session(name="sync-torch", default=False)
+def sync_torch(session: nox.Session) -> None:
+    """Add new torch releases from the package index to matrix.yaml, then render (-- --check)."""
+    session.install(*SERVICE)
+    _wheel_matrix(session, "sync-torch", *session.posargs)
+
+
 @nox.session(default=False)
 def publish(session: nox.Session) -> None:
     """Deploy dist/index to its host (-- --to s3://BUCKET/PREFIX, pages:DIR or twine:URL)."""

@@ -1,5 +1,5 @@
 # generated from matrix.yaml by nox -s render; do not edit
-# Build image of 18 cell(s): torch2.14-cpu-x86_64, torch2.14-cpu-aarch64, torch2.13-cpu-x86_64, torch2.13-cpu-aarch64, torch2.12-cpu-x86_64, torch2.12-cpu-aarch64, torch2.11-cpu-x86_64, torch2.11-cpu-aarch64, torch2.10-cpu-x86_64, torch2.10-cpu-aarch64, torch2.9-cpu-x86_64, torch2.9-cpu-aarch64, torch2.8-cpu-x86_64, torch2.8-cpu-aarch64, torch2.7-cpu-x86_64, torch2.7-cpu-aarch64, torch2.6-cpu-x86_64, torch2.6-cpu-aarch64.
+# Build image of 20 cell(s): torch2.15-cpu-x86_64, torch2.15-cpu-aarch64, torch2.14-cpu-x86_64, torch2.14-cpu-aarch64, torch2.13-cpu-x86_64, torch2.13-cpu-aarch64, torch2.12-cpu-x86_64, torch2.12-cpu-aarch64, torch2.11-cpu-x86_64, torch2.11-cpu-aarch64, torch2.10-cpu-x86_64, torch2.10-cpu-aarch64, torch2.9-cpu-x86_64, torch2.9-cpu-aarch64, torch2.8-cpu-x86_64, torch2.8-cpu-aarch64, torch2.7-cpu-x86_64, torch2.7-cpu-aarch64, torch2.6-cpu-x86_64, torch2.6-cpu-aarch64.
 # Template: templates/Dockerfile.j2; pins: templates/settings.yaml.
 #
 # manylinux_2_28 (glibc 2.28, CPython under /opt/python); CPU cells need no CUDA.

@@ -1,5 +1,5 @@
 # generated from matrix.yaml by nox -s render; do not edit
-# Build image of 6 cell(s): torch2.14-cu132-x86_64, torch2.14-cu132-aarch64, torch2.13-cu132-x86_64, torch2.13-cu132-aarch64, torch2.12-cu132-x86_64, torch2.12-cu132-aarch64.
+# Build image of 8 cell(s): torch2.15-cu132-x86_64, torch2.15-cu132-aarch64, torch2.14-cu132-x86_64, torch2.14-cu132-aarch64, torch2.13-cu132-x86_64, torch2.13-cu132-aarch64, torch2.12-cu132-x86_64, torch2.12-cu132-aarch64.
 # Template: templates/Dockerfile.j2; pins: templates/settings.yaml.
 #
 # manylinux_2_28 (glibc 2.28, CPython under /opt/python) with the CUDA 13.2.1

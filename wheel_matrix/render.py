@@ -264,6 +264,12 @@ def render(matrix: Matrix, settings: Settings, templates: Path | None = None) ->
             ),
         )
     )
+    out.append(
+        Generated(
+            ".github/workflows/sync-torch.yml",
+            flows.get_template("sync-torch.yml.j2").render(**context),
+        )
+    )
     return tuple(out)
 
 

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BARE = Host(arch="x86_64", torch=None, system_cuda=())
 
 
-def test_default_is_newest_buildable_cell() -> None:
-    matrix = model.load(ROOT / "matrix.yaml")
+def test_default_is_newest_buildable_cell(small_matrix_path: Path) -> None:
+    matrix = model.load(small_matrix_path)
     # PyPI's torch 2.14 is a CUDA 13.0 build and nvcc 13 comes from PyPI: no system CUDA needed.
     assert default_cell(matrix, BARE).id == "torch2.14-cu130-x86_64"
 
@@ -29,14 +29,14 @@ def test_installed_torch_wins() -> None:
     assert default_cell(matrix, cuda).id == "torch2.8-cu128-x86_64"
 
 
-def test_installed_torch_outside_matrix_falls_back() -> None:
-    matrix = model.load(ROOT / "matrix.yaml")
+def test_installed_torch_outside_matrix_falls_back(small_matrix_path: Path) -> None:
+    matrix = model.load(small_matrix_path)
     old = Host(arch="x86_64", torch=InstalledTorch("1.13", "11.7"), system_cuda=())
     assert default_cell(matrix, old).id == "torch2.14-cu130-x86_64"
 
 
-def test_aarch64_default() -> None:
-    matrix = model.load(ROOT / "matrix.yaml")
+def test_aarch64_default(small_matrix_path: Path) -> None:
+    matrix = model.load(small_matrix_path)
     arm = Host(arch="aarch64", torch=None, system_cuda=())
     assert default_cell(matrix, arm).id == "torch2.14-cu130-aarch64"
 

@@ -153,7 +153,7 @@ def pull_s3(url: str, root: Path, endpoint_url: str | None = None) -> SyncReport
     The pages are the index's state (PEP 691 project pages list every file), so
     ``index`` can then add new wheels and ``publish`` upload only what changed.
     """
-    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError
 
     client, bucket, prefix = _s3_client(url, endpoint_url)
     fetched: list[str] = []

@@ -354,13 +354,13 @@ def plan_resolution(
             )
         plan.torches[channel] = [t for t in wanted if t in have]
     if expected is not None and not torches:
-        for channel, wanted in sorted(expected.torches.items()):
-            if channel not in channels and wanted:
+        for channel, named in sorted(expected.torches.items()):
+            if channel not in channels and named:
                 plan.faults.append(
                     Fault(
                         f"{channel}/",
                         f"no such channel, but {expected.source} torch "
-                        f"{', '.join(sorted(wanted, key=_minor_key))} for it",
+                        f"{', '.join(sorted(named, key=_minor_key))} for it",
                     )
                 )
     return plan
