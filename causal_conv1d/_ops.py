@@ -68,12 +68,18 @@ def is_channel_last(x: torch.Tensor) -> bool:
 
 
 def empty_conv_like(x: torch.Tensor, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A (B, D, n) tensor in x's layout class, as the kernels allocate it."""
+    """A (B, D, n) tensor in x's layout class, as the kernels allocate it.
+
+    Strided, not a transposed view: autograd rejects in-place ops on views
+    returned by a multi-output op, and callers modify outputs in place.
+    """
     batch, dim = x.shape[0], x.shape[1]
     dtype = x.dtype if dtype is None else dtype
     if is_channel_last(x):
-        return x.new_empty((batch, n, dim), dtype=dtype).transpose(1, 2)
-    return x.new_empty((batch, dim, n), dtype=dtype)
+        strides = (n * dim, 1, dim)
+    else:
+        strides = (dim * n, n, 1)
+    return x.new_empty_strided((batch, dim, n), strides, dtype=dtype)
 
 
 def in_layout_of(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
