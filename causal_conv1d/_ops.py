@@ -75,10 +75,7 @@ def empty_conv_like(x: torch.Tensor, n: int, dtype: torch.dtype | None = None) -
     """
     batch, dim = x.shape[0], x.shape[1]
     dtype = x.dtype if dtype is None else dtype
-    if is_channel_last(x):
-        strides = (n * dim, 1, dim)
-    else:
-        strides = (dim * n, n, 1)
+    strides = (n * dim, 1, dim) if is_channel_last(x) else (dim * n, n, 1)
     return x.new_empty_strided((batch, dim, n), strides, dtype=dtype)
 
 
