@@ -141,7 +141,6 @@ def test_transformers_calls_our_kernels(model_runs: dict[str, dict]) -> None:
     # Two models x two layers: eval, prefill and train forwards, then decode steps.
     assert model_runs["kernels"]["calls"]["fn"] >= 2 * 2 * 3
     assert model_runs["kernels"]["calls"]["update"] >= 2 * 2 * 5
-    assert model_runs["torch"]["calls"] == {"fn": 0, "update": 0}
 
 
 @pytest.mark.parametrize("model", ["mamba", "mamba2"])
