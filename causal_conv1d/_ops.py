@@ -68,12 +68,15 @@ def is_channel_last(x: torch.Tensor) -> bool:
 
 
 def empty_conv_like(x: torch.Tensor, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A (B, D, n) tensor in x's layout class, as the kernels allocate it."""
+    """A (B, D, n) tensor in x's layout class, as the kernels allocate it.
+
+    Strided, not a transposed view: autograd rejects in-place ops on views
+    returned by a multi-output op, and callers modify outputs in place.
+    """
     batch, dim = x.shape[0], x.shape[1]
     dtype = x.dtype if dtype is None else dtype
-    if is_channel_last(x):
-        return x.new_empty((batch, n, dim), dtype=dtype).transpose(1, 2)
-    return x.new_empty((batch, dim, n), dtype=dtype)
+    strides = (n * dim, 1, dim) if is_channel_last(x) else (dim * n, n, 1)
+    return x.new_empty_strided((batch, dim, n), strides, dtype=dtype)
 
 
 def in_layout_of(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -195,3 +198,29 @@ def _fwd_backward(
 torch.library.register_autograd(
     "causal_conv1d::fwd", _fwd_backward, setup_context=_fwd_setup_context
 )
+
+
+# update is a decoding step with no backward, like upstream's. Without an
+# Autograd kernel torch's fallback would give its output a grad_fn that warns
+# and drops gradients on backward, and would leave conv_state's version alone.
+# This kernel returns a plain tensor (requires_grad=False, as upstream's) and
+# bumps conv_state's version, so autograd still catches a state that was saved
+# for backward and then overwritten.
+_autograd_lib = torch.library.Library("causal_conv1d", "IMPL")
+
+
+def _update_autograd(
+    keyset: torch._C.DispatchKeySet,
+    x: torch.Tensor,
+    conv_state: torch.Tensor,
+    *args: Any,
+) -> torch.Tensor:
+    with torch._C._AutoDispatchBelowAutograd():
+        out = ops.update.default.redispatch(
+            keyset & torch._C._after_autograd_keyset, x, conv_state, *args
+        )
+    torch.autograd.graph.increment_version(conv_state)
+    return out
+
+
+_autograd_lib.impl("update", _update_autograd, "Autograd", with_keyset=True)

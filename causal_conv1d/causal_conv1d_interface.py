@@ -2,8 +2,8 @@
 
 Signatures match upstream causal-conv1d 1.7.0. The work is done by the
 ``causal_conv1d`` ops (CPU and CUDA kernels); autograd and torch.compile
-support live on the ops themselves (see _ops.py), so these are thin wrappers
-that normalise arguments.
+support live on the ops themselves (see _ops.py), and argument normalisation
+in _adapter.py, shared with cpp_functions and causal_conv1d_cuda.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from causal_conv1d._ops import either_layout, ops
+from causal_conv1d import _adapter
+from causal_conv1d._adapter import ActivationError, silu_flag
 
 __all__ = [
     "ActivationError",
@@ -20,19 +21,6 @@ __all__ = [
     "causal_conv1d_update",
     "causal_conv1d_update_ref",
 ]
-
-
-class ActivationError(ValueError, NotImplementedError):
-    """An unsupported activation; upstream raised NotImplementedError, so both match."""
-
-
-def silu_flag(activation: str | None) -> bool:
-    """True for silu/swish, False for None; anything else is an error."""
-    if activation not in (None, "silu", "swish"):
-        raise ActivationError(
-            f"causal_conv1d: activation must be None, 'silu' or 'swish', got {activation!r}"
-        )
-    return activation is not None
 
 
 def causal_conv1d_fn(
@@ -59,23 +47,19 @@ def causal_conv1d_fn(
     Returns out (batch, dim, seqlen), or (out, final_states) with return_final_states.
     """
     silu = silu_flag(activation)
-    if x.dim() == 3:
-        x = either_layout(x)
-    if seq_idx is not None:
-        if return_final_states:
-            raise ValueError("causal_conv1d: seq_idx cannot be combined with return_final_states")
-        seq_idx = seq_idx.contiguous()
-    if bias is not None:
-        bias = bias.contiguous()
-    if initial_states is not None and initial_states.dim() == 3:
-        initial_states = either_layout(initial_states)
-    out, final_states = ops.fwd(x, weight, bias, seq_idx, initial_states, return_final_states, silu)
-    if not return_final_states:
-        return out
-    if final_states_out is not None:
-        final_states_out.copy_(final_states)
-        return out, final_states_out
-    return out, final_states
+    if seq_idx is not None and return_final_states:
+        raise ValueError("causal_conv1d: seq_idx cannot be combined with return_final_states")
+    out, final_states = _adapter.fwd(
+        x,
+        weight,
+        bias,
+        seq_idx,
+        initial_states,
+        return_final_states,
+        final_states_out,
+        silu,
+    )
+    return out if final_states is None else (out, final_states)
 
 
 def causal_conv1d_ref(
@@ -159,9 +143,7 @@ def causal_conv1d_update(
     squeeze = x.dim() == 2
     if squeeze:
         x = x.unsqueeze(-1)
-    if bias is not None:
-        bias = bias.contiguous()
-    out = ops.update(x, conv_state, weight, bias, silu, cache_seqlens, conv_state_indices)
+    out = _adapter.update(x, conv_state, weight, bias, silu, cache_seqlens, conv_state_indices)
     return out.squeeze(-1) if squeeze else out
 
 

@@ -33,22 +33,14 @@ from typing import Any
 
 import torch
 
-from causal_conv1d._ops import deterministic_backward, either_layout, in_layout_of, ops
+from causal_conv1d import _adapter
 
 __all__ = ["causal_conv1d_bwd", "causal_conv1d_fwd", "causal_conv1d_update"]
 
 Tensor = torch.Tensor
 
 
-def _opt_contiguous(t: Tensor | None) -> Tensor | None:
-    return t.contiguous() if t is not None else None
-
-
-def _opt_layout(t: Tensor | None) -> Tensor | None:
-    return either_layout(t) if t is not None else None
-
-
-def _run_fwd(
+def _fwd(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None,
@@ -57,17 +49,10 @@ def _run_fwd(
     final_states_out: Tensor | None,
     silu: bool,
 ) -> Tensor:
-    out, final_states = ops.fwd(
-        either_layout(x),
-        weight,
-        _opt_contiguous(bias),
-        _opt_contiguous(seq_idx),
-        _opt_layout(initial_states),
-        final_states_out is not None,
-        bool(silu),
+    want_final = final_states_out is not None
+    out, _ = _adapter.fwd(
+        x, weight, bias, seq_idx, initial_states, want_final, final_states_out, silu
     )
-    if final_states_out is not None:
-        final_states_out.copy_(final_states)
     return out
 
 
@@ -75,44 +60,18 @@ def causal_conv1d_fwd(*args: Any) -> Tensor | None:
     """Forward; see the module docstring for the accepted argument lists."""
     if len(args) == 8:
         x, weight, bias, seq_idx, initial_states, out, final_states_out, silu = args
-        out.copy_(_run_fwd(x, weight, bias, seq_idx, initial_states, final_states_out, silu))
+        out.copy_(_fwd(x, weight, bias, seq_idx, initial_states, final_states_out, silu))
         return None
     if len(args) == 7:
         x, weight, bias, seq_idx, initial_states, final_states_out, silu = args
-        return _run_fwd(x, weight, bias, seq_idx, initial_states, final_states_out, silu)
+        return _fwd(x, weight, bias, seq_idx, initial_states, final_states_out, silu)
     if len(args) == 5:
         x, weight, bias, seq_idx, silu = args
-        return _run_fwd(x, weight, bias, seq_idx, None, None, silu)
+        return _fwd(x, weight, bias, seq_idx, None, None, silu)
     if len(args) == 4:
         x, weight, bias, silu = args
-        return _run_fwd(x, weight, bias, None, None, None, silu)
+        return _fwd(x, weight, bias, None, None, None, silu)
     raise TypeError(f"causal_conv1d_fwd() takes 8 arguments (or 4, 5, 7), got {len(args)}")
-
-
-def _run_bwd(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    dout: Tensor,
-    seq_idx: Tensor | None,
-    initial_states: Tensor | None,
-    dfinal_states: Tensor | None,
-    want_dinit: bool,
-    silu: bool,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    x = either_layout(x)
-    return ops.bwd(
-        x,
-        weight,
-        _opt_contiguous(bias),
-        in_layout_of(dout, x),
-        _opt_contiguous(seq_idx),
-        _opt_layout(initial_states),
-        _opt_layout(dfinal_states),
-        want_dinit,
-        bool(silu),
-        deterministic_backward(),
-    )
 
 
 def causal_conv1d_bwd(*args: Any) -> tuple[Tensor | None, ...] | None:
@@ -132,40 +91,28 @@ def causal_conv1d_bwd(*args: Any) -> tuple[Tensor | None, ...] | None:
             dinitial_states,
             silu,
         ) = args
-        g = _run_bwd(
-            x,
-            weight,
-            bias,
-            dout,
-            seq_idx,
-            initial_states,
-            dfinal_states,
-            dinitial_states is not None,
-            silu,
+        want_dinit = dinitial_states is not None
+        _, gweight, gbias, gdinit = _adapter.bwd(
+            x, weight, bias, dout, seq_idx, initial_states, dfinal_states, want_dinit, silu, dx=dx
         )
-        dx.copy_(g[0])
-        dweight.add_(g[1].to(dweight.dtype))
-        if dbias is not None and bias is not None:
-            dbias.add_(g[2].to(dbias.dtype))
+        dweight.add_(gweight.to(dweight.dtype))
+        if dbias is not None and gbias is not None:
+            dbias.add_(gbias.to(dbias.dtype))
         if dinitial_states is not None:
-            dinitial_states.copy_(g[3])
+            dinitial_states.copy_(gdinit)
         return None
     if len(args) == 10:
         (x, weight, bias, dout, seq_idx, initial_states, dfinal_states, dx, want_dinit, silu) = args
-        g = _run_bwd(
-            x, weight, bias, dout, seq_idx, initial_states, dfinal_states, bool(want_dinit), silu
+        return _adapter.bwd(
+            x, weight, bias, dout, seq_idx, initial_states, dfinal_states, want_dinit, silu, dx=dx
         )
-        dx_out = g[0] if dx is None else dx.copy_(g[0])
-        return (dx_out, g[1], g[2] if bias is not None else None, g[3] if want_dinit else None)
     if len(args) in (6, 7):
         if len(args) == 7:
             x, weight, bias, dout, seq_idx, dx, silu = args
         else:
             x, weight, bias, dout, dx, silu = args
             seq_idx = None
-        g = _run_bwd(x, weight, bias, dout, seq_idx, None, None, False, silu)
-        dx_out = g[0] if dx is None else dx.copy_(g[0])
-        return dx_out, g[1], g[2] if bias is not None else None
+        return _adapter.bwd(x, weight, bias, dout, seq_idx, None, None, False, silu, dx=dx)[:3]
     raise TypeError(f"causal_conv1d_bwd() takes 12 arguments (or 6, 7, 10), got {len(args)}")
 
 
@@ -174,28 +121,12 @@ def causal_conv1d_update(*args: Any) -> Tensor | None:
     if len(args) == 8:
         x, conv_state, weight, bias, out, silu, cache_seqlens, conv_state_indices = args
         out.copy_(
-            ops.update(
-                x,
-                conv_state,
-                weight,
-                _opt_contiguous(bias),
-                bool(silu),
-                cache_seqlens,
-                conv_state_indices,
-            )
+            _adapter.update(x, conv_state, weight, bias, silu, cache_seqlens, conv_state_indices)
         )
         return None
     if 5 <= len(args) <= 7:
         x, conv_state, weight, bias, silu = args[:5]
         cache_seqlens = args[5] if len(args) > 5 else None
         conv_state_indices = args[6] if len(args) > 6 else None
-        return ops.update(
-            x,
-            conv_state,
-            weight,
-            _opt_contiguous(bias),
-            bool(silu),
-            cache_seqlens,
-            conv_state_indices,
-        )
+        return _adapter.update(x, conv_state, weight, bias, silu, cache_seqlens, conv_state_indices)
     raise TypeError(f"causal_conv1d_update() takes 8 arguments (or 5-7), got {len(args)}")

@@ -49,7 +49,8 @@ UpdateShape check_update(const at::Tensor& x, const at::Tensor& conv_state,
                          const std::optional<at::Tensor>& conv_state_indices);
 
 // Allocates a (B, D, n) tensor with the same layout class as x: channel-last
-// storage (B, n, D) when shape.channel_last, else contiguous (B, D, n).
+// storage (B, n, D) when shape.channel_last, else contiguous (B, D, n). Never a
+// view, so callers may modify op outputs in place.
 at::Tensor empty_conv_like(const at::Tensor& x, const ConvShape& shape, int64_t n,
                            at::ScalarType dtype);
 

@@ -5,7 +5,7 @@
 #include "causal_conv1d.h"
 
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_strided.h>
 #include <c10/util/Exception.h>
 
 #include <sstream>
@@ -227,13 +227,17 @@ UpdateShape check_update(const at::Tensor& x, const at::Tensor& conv_state,
   return UpdateShape{batch, dim, seqlen, width, state_len};
 }
 
+// empty_strided, not empty(...).transpose(1, 2): a transposed result is a view,
+// and autograd forbids in-place ops on views returned by a multi-output op
+// (`out += ...` on channel-last x would fail, unlike upstream).
 at::Tensor empty_conv_like(const at::Tensor& x, const ConvShape& shape, int64_t n,
                            at::ScalarType dtype) {
   const auto opts = x.options().dtype(dtype);
+  const int64_t B = shape.batch, D = shape.dim;
   if (shape.channel_last) {
-    return at::empty({shape.batch, n, shape.dim}, opts).transpose(1, 2);
+    return at::empty_strided({B, D, n}, {n * D, 1, D}, opts);
   }
-  return at::empty({shape.batch, shape.dim, n}, opts);
+  return at::empty_strided({B, D, n}, {D * n, n, 1}, opts);
 }
 
 }  // namespace causal_conv1d

@@ -65,6 +65,12 @@ def test_opcheck_update(device: str) -> None:
     torch.library.opcheck(ops.update.default, (x, state, weight, bias, True, seqlens, indices))
     plain_state = torch.randn(3, 16, 3, device=device)
     torch.library.opcheck(ops.update.default, (x, plain_state, weight, None, False, None, None))
+    # Parameters that require grad exercise update's Autograd kernel (see _ops.py).
+    weight_param = weight.clone().requires_grad_()
+    bias_param = bias.clone().requires_grad_()
+    torch.library.opcheck(
+        ops.update.default, (x, plain_state, weight_param, bias_param, True, None, None)
+    )
 
 
 # ---------------------------------------------------------------- torch.compile
