@@ -177,6 +177,11 @@ def channel_torches(all_cells: Iterable[Cell]) -> dict[str, list[str]]:
     return {c: sorted(t, key=_version_key) for c, t in sorted(found.items())}
 
 
+def pypi_channels(matrix: Matrix) -> dict[str, str]:
+    """Torch minor -> the channel whose build matches PyPI's own torch wheel (cu132, or cpu)."""
+    return {minor: compute_tag(r.pypi_cuda) for minor, r in matrix.torch.items()}
+
+
 def find_cell(matrix: Matrix, cell_id: str, default_arch: str = "x86_64") -> Cell:
     """Look a cell up by id (``torch2.14-cu130-x86_64``; the arch may be left off)."""
     parts = cell_id.split("-")

@@ -28,7 +28,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "1.9.0+cu130torch2.14",
         "1.11.0+cu130torch2.14",
     ]
-    build_index([make_wheel(tmp / "w", "causal-conv1d", v) for v in versions], tmp / "index")
+    wheels = [make_wheel(tmp / "w", "causal-conv1d", v) for v in versions]
+    build_index(wheels, tmp / "index", pypi={"2.13": "cu130", "2.14": "cu130"})
     set_yanked(tmp / "index", "1.11.0")
     return tmp / "index"
 
@@ -45,6 +46,14 @@ def test_cuda_torch_gets_its_channel_and_newest_unyanked(index: Path) -> None:
         "pip install --extra-index-url https://wheels.example/cu130/ "
         "--only-binary=causal-conv1d causal-conv1d"
     )
+
+
+def test_pypis_torch_gets_the_pypi_channel(index: Path) -> None:
+    # No local label: this torch came from PyPI, whose 2.14 is the CUDA 13.0 build.
+    choice = choose(env("2.14.1", "13.0"), load_channels(str(index)), BASE)
+    assert (choice.channel, choice.version) == ("pypi", "1.10.0+cu130torch2.14")
+    assert choice.why == "torch 2.14.1 was built with CUDA 13.0, from PyPI"
+    assert choice.lines.url == "https://wheels.example/pypi/"
 
 
 def test_cpu_torch_gets_cpu(index: Path) -> None:

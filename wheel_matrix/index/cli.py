@@ -33,10 +33,12 @@ def print_instructions(base_url: str, channels: list[str]) -> None:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    from wheel_matrix import model, plan
     from wheel_matrix.index.publish import build_index, wheels_in
 
+    pypi = plan.pypi_channels(model.load(args.matrix))
     with log.step(f"index {args.wheels} -> {args.out}"):
-        report = build_index(wheels_in(args.wheels), args.out, base_url=args.base_url)
+        report = build_index(wheels_in(args.wheels), args.out, base_url=args.base_url, pypi=pypi)
     rows = [[c.channel, ", ".join(c.projects), str(c.versions)] for c in report.channels]
     if rows:
         log.info(log.table(["channel", "projects", "versions"], rows, title="Index"))
@@ -200,6 +202,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("index", help="(re)build the per-channel simple index from built wheels")
     p.add_argument("--wheels", type=Path, default=DEFAULT_WHEELS, help="wheel store folder")
     p.add_argument("--out", type=Path, default=DEFAULT_ROOT, help="index folder")
+    p.add_argument(
+        "--matrix",
+        type=Path,
+        metavar="FILE",
+        help="matrix.yaml that says which build is PyPI's torch's, for the pypi channel "
+        "(default: $WHEEL_MATRIX_FILE, else the repository's)",
+    )
     _base_url(p)
     p.set_defaults(func=_cmd_index)
 

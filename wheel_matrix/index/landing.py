@@ -9,6 +9,7 @@ holds the same data so that a publish updates it without reading every page.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,28 +18,49 @@ from wheel_matrix.errors import UserError
 from wheel_matrix.index.instructions import PROJECT, TEMPLATES
 
 DATA_FILE = "channels.json"
+# The channel for torch from PyPI: for each torch minor, the build for the CUDA
+# version of PyPI's own torch wheel, so one URL keeps fitting as users upgrade.
+PYPI_CHANNEL = "pypi"
 
 # channel -> project -> [{"version": "1.7.0+cu130torch2.14", "yanked": false}, ...]
 LandingData = dict[str, dict[str, list[dict[str, Any]]]]
 
 
-def load_data(root: Path) -> LandingData:
+@dataclass(frozen=True)
+class IndexData:
+    """What channels.json holds: the channels' versions, and what the pypi channel maps to."""
+
+    channels: LandingData = field(default_factory=dict)
+    pypi: dict[str, str] = field(default_factory=dict)  # torch minor -> compute channel
+
+
+def parse_data(raw: bytes, where: str) -> IndexData:
+    try:
+        doc = json.loads(raw)
+        channels: LandingData = doc["channels"]
+        pypi = doc.get("pypi", {})
+        if not isinstance(channels, dict) or not isinstance(pypi, dict):
+            raise TypeError("channels and pypi must be objects")
+        return IndexData(channels, {str(k): str(v) for k, v in pypi.items()})
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{where}: not a channels.json file: {exc}") from exc
+
+
+def load_data(root: Path) -> IndexData:
     path = root / DATA_FILE
     if not path.is_file():
-        return {}
-    try:
-        doc = json.loads(path.read_text())
-        channels: LandingData = doc["channels"]
-        return channels
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a landing data file: {exc}") from exc
+        return IndexData()
+    return parse_data(path.read_bytes(), str(path))
 
 
-def data_json(data: LandingData) -> bytes:
-    return (json.dumps({"channels": data}, indent=1, sort_keys=True) + "\n").encode()
+def data_json(data: IndexData) -> bytes:
+    doc = {"channels": data.channels, "pypi": data.pypi}
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
 def _compute_title(channel: str) -> str:
+    if channel == PYPI_CHANNEL:
+        return "PyPI's torch (pip install torch)"
     if channel == "cpu":
         return "CPU only"
     digits = channel[2:]
@@ -46,9 +68,11 @@ def _compute_title(channel: str) -> str:
 
 
 def _channel_order(channels: list[str]) -> list[str]:
-    """Newest CUDA first, CPU last: the order the picker offers them in."""
+    """PyPI's torch first, then the newest CUDA, CPU last: the order the picker offers."""
 
     def key(channel: str) -> tuple[int, int]:
+        if channel == PYPI_CHANNEL:
+            return (1 << 30, 0)
         if not channel.startswith("cu"):
             return (-1, 0)
         digits = channel[2:]
@@ -152,7 +176,8 @@ td:not(:last-child), th { white-space: nowrap; }
 """
 
 
-def landing_html(data: LandingData, base_url: str | None = None) -> bytes:
+def landing_html(index: IndexData, base_url: str | None = None) -> bytes:
+    data = index.channels
     embedded = {
         "channels": data,
         "templates": TEMPLATES,

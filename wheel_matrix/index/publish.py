@@ -10,7 +10,7 @@ published with other bytes is refused before anything is written.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,9 +112,14 @@ def _project_writes(channel: str, page: ProjectPage) -> list[Write]:
 
 
 def _landing_writes(
-    root: Path, changed: dict[tuple[str, str], ProjectPage], base_url: str | None
+    root: Path,
+    changed: dict[tuple[str, str], ProjectPage],
+    base_url: str | None,
+    pypi: Mapping[str, str] | None,
 ) -> list[Write]:
-    data = landing.load_data(root)
+    stored = landing.load_data(root)
+    data = stored.channels
+    index = landing.IndexData(data, {**stored.pypi, **(pypi or {})})
     for (channel, project), page in changed.items():
         # One pass over the files: every version is yanked only if all its files are.
         live: dict[str, bool] = {}
@@ -124,8 +129,8 @@ def _landing_writes(
             {"version": v, "yanked": not live[v]} for v in page.versions
         ]
     writes = [
-        Write(landing.DATA_FILE, landing.data_json(data)),
-        Write(simple.PAGE_HTML, landing.landing_html(data, base_url)),
+        Write(landing.DATA_FILE, landing.data_json(index)),
+        Write(simple.PAGE_HTML, landing.landing_html(index, base_url)),
     ]
     if not (root / ".nojekyll").exists():
         # GitHub Pages would otherwise run Jekyll and hide files starting with "_".
@@ -133,13 +138,32 @@ def _landing_writes(
     return writes
 
 
+def listings(info: WheelInfo, pypi: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Where a wheel is listed: (channel, folder of the file relative to that channel's page).
+
+    Every wheel is listed, and stored, in the channel of its label. The pypi
+    channel lists the build for PyPI's torch CUDA version of each torch minor,
+    linking to the file in that compute channel rather than storing a copy.
+    """
+    found: list[tuple[str, str | None]] = [(info.channel, None)]
+    if pypi.get(info.label.torch) == info.channel:
+        found.append((landing.PYPI_CHANNEL, f"../../{project_dir(info.channel, info.project)}"))
+    return found
+
+
 def plan_add(
-    root: Path, wheels: Sequence[WheelInfo], now: datetime, base_url: str | None = None
+    root: Path,
+    wheels: Sequence[WheelInfo],
+    now: datetime,
+    base_url: str | None = None,
+    pypi: Mapping[str, str] | None = None,
 ) -> tuple[list[Write], list[str], list[str]]:
     """The writes that publish ``wheels``: (writes, added relpaths, unchanged relpaths)."""
-    groups: dict[tuple[str, str], list[WheelInfo]] = defaultdict(list)
+    mapping = {**landing.load_data(root).pypi, **(pypi or {})}
+    groups: dict[tuple[str, str], list[tuple[WheelInfo, str | None]]] = defaultdict(list)
     for info in wheels:
-        groups[(info.channel, info.project)].append(info)
+        for channel, elsewhere in listings(info, mapping):
+            groups[(channel, info.project)].append((info, elsewhere))
     file_writes: list[Write] = []
     changed: dict[tuple[str, str], ProjectPage] = {}
     added: list[str] = []
@@ -149,7 +173,7 @@ def plan_add(
         page = load_project(root, channel, project) or ProjectPage(canonicalize_name(project), ())
         files = list(page.files)
         by_name = {f.filename: f for f in files}
-        for info in infos:
+        for info, elsewhere in infos:
             relpath = f"{project_dir(channel, project)}/{info.filename}"
             existing = by_name.get(info.filename)
             if existing is not None:
@@ -161,8 +185,10 @@ def plan_add(
                     )
                 unchanged.append(relpath)
                 continue
-            file_writes.append(Write(relpath, source=info.path, sha256=info.sha256))
-            file_writes.append(Write(relpath + METADATA_SUFFIX, info.metadata))
+            if elsewhere is None:  # stored here; other listings link to it
+                file_writes.append(Write(relpath, source=info.path, sha256=info.sha256))
+                file_writes.append(Write(relpath + METADATA_SUFFIX, info.metadata))
+                added.append(relpath)
             files.append(
                 IndexFile(
                     filename=info.filename,
@@ -171,12 +197,12 @@ def plan_add(
                     upload_time=stamp,
                     requires_python=info.requires_python,
                     metadata_sha256=info.metadata_sha256,
+                    elsewhere=elsewhere,
                 )
             )
-            added.append(relpath)
         if len(files) != len(page.files):
             changed[(channel, project)] = page.with_files(files)
-    return _page_writes(root, file_writes, changed, base_url), added, unchanged
+    return _page_writes(root, file_writes, changed, base_url, pypi), added, unchanged
 
 
 def _page_writes(
@@ -184,6 +210,7 @@ def _page_writes(
     file_writes: list[Write],
     changed: dict[tuple[str, str], ProjectPage],
     base_url: str | None,
+    pypi: Mapping[str, str] | None = None,
 ) -> list[Write]:
     if not changed:
         return []
@@ -196,12 +223,12 @@ def _page_writes(
         if new != sorted(projects):
             writes.append(Write(f"{channel}/{simple.PAGE_JSON}", simple.root_json(new)))
             writes.append(Write(f"{channel}/{simple.PAGE_HTML}", simple.root_html(new)))
-    return writes + _landing_writes(root, changed, base_url)
+    return writes + _landing_writes(root, changed, base_url, pypi)
 
 
 def summarise(root: Path) -> tuple[ChannelSummary, ...]:
     # From the landing data, not the project pages: a publish stays O(pages touched).
-    data = landing.load_data(root)
+    data = landing.load_data(root).channels
     return tuple(
         ChannelSummary(c, tuple(sorted(data[c])), sum(len(v) for v in data[c].values()))
         for c in sorted(data)
@@ -214,17 +241,21 @@ def build_index(
     *,
     now: datetime | None = None,
     base_url: str | None = None,
+    pypi: Mapping[str, str] | None = None,
     lock_timeout: float = 60.0,
 ) -> IndexReport:
     """Publish ``wheels`` into the index folder ``out`` (created if missing).
 
     Incremental and idempotent: wheels already there with the same bytes are
-    skipped; the pages they don't touch are not rewritten.
+    skipped; the pages they don't touch are not rewritten. ``pypi`` maps each
+    torch minor to the channel of PyPI's torch build (kept in channels.json).
     """
     infos = read_wheels(wheels)
     with transaction.locked(out, timeout=lock_timeout):
         transaction.recover(out)
-        writes, added, unchanged = plan_add(out, infos, now or datetime.now(UTC), base_url)
+        writes, added, unchanged = plan_add(
+            out, infos, now or datetime.now(UTC), base_url, pypi
+        )
         transaction.commit(out, writes)
         summary = summarise(out)
     return IndexReport(

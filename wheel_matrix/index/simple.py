@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
@@ -40,6 +40,9 @@ class IndexFile:
     requires_python: str | None
     metadata_sha256: str | None  # PEP 658 .metadata beside the file, if any
     yanked: str | None = None  # None: not yanked; "": yanked without a reason
+    # Where the file lives when not beside the page: a path relative to the page's
+    # folder. The pypi channel lists the wheels its compute channel holds.
+    elsewhere: str | None = None
 
     @property
     def version(self) -> str:
@@ -49,7 +52,8 @@ class IndexFile:
     def href(self) -> str:
         # quote() with no safe characters turns "+" into %2B: S3 and some CDNs
         # read a bare "+" in a path as a space.
-        return quote(self.filename, safe="")
+        name = quote(self.filename, safe="")
+        return f"{self.elsewhere}/{name}" if self.elsewhere else name
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,16 @@ def _expect(cond: bool, where: str, what: str) -> None:
         raise UserError(f"{where}: not a v1 simple JSON page ({what})")
 
 
+def _elsewhere(url: str, filename: str) -> str | None:
+    """The folder part of a file's relative URL (None when the file sits beside the page)."""
+    folder, _, name = url.rpartition("/")
+    if unquote(name) != filename:
+        raise ValueError(f"url {url!r} does not end in the file name")
+    if folder and (folder.startswith("/") or "://" in folder):
+        raise ValueError(f"url {url!r} is not relative to the page")
+    return folder or None
+
+
 def load_project_json(raw: bytes, where: str) -> ProjectPage:
     """Read a project page written by ``project_json`` back into its state."""
     try:
@@ -170,6 +184,7 @@ def load_project_json(raw: bytes, where: str) -> ProjectPage:
                     requires_python=entry.get("requires-python"),
                     metadata_sha256=meta["sha256"] if isinstance(meta, dict) else None,
                     yanked=None if yanked is False else ("" if yanked is True else str(yanked)),
+                    elsewhere=_elsewhere(str(entry["url"]), entry["filename"]),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import urllib.error
 import urllib.request
@@ -32,6 +33,7 @@ from packaging.version import Version
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing, simple, transaction
 from wheel_matrix.index.instructions import PROJECT
+from wheel_matrix.index.landing import PYPI_CHANNEL
 from wheel_matrix.index.wheelfile import parse_metadata
 from wheel_matrix.label import label_of_version
 
@@ -95,9 +97,10 @@ def _sha(data: bytes) -> str:
 
 
 class _Checker:
-    def __init__(self, read: Reader, compare_forms: bool) -> None:
+    def __init__(self, read: Reader, compare_forms: bool, pypi: Mapping[str, str]) -> None:
         self.read = read
         self.compare_forms = compare_forms
+        self.pypi = pypi  # torch minor -> the channel of PyPI's torch build
         self.faults: list[Fault] = []
         self.files = 0
         # Per channel, what the resolution check needs: the torch minors with a live
@@ -139,12 +142,16 @@ class _Checker:
         anchors, meta = simple.parse_html(html.decode())
         if "pypi:repository-version" not in meta:
             self.fault(f"{base}/{simple.PAGE_HTML}", "no pypi:repository-version meta tag")
-        seen: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+        seen: dict[str, tuple[str, str | None, str | None, str | None, str]] = {}
         for anchor in anchors:
             href, _, fragment = anchor.href.partition("#")
             if "+" in href:
                 self.fault(f"{base}/{href}", "bare '+' in href (S3 reads it as a space)")
-            filename = unquote(href)
+            target = posixpath.normpath(posixpath.join(base, unquote(href)))
+            filename = posixpath.basename(target)
+            if target.startswith(("../", "/")) or "://" in href:
+                self.fault(f"{base}/{filename}", f"link leaves the index: {anchor.href!r}")
+                continue
             algo, _, digest = fragment.partition("=")
             if algo != "sha256" or not digest:
                 self.fault(f"{base}/{filename}", f"link has no #sha256= fragment: {anchor.href!r}")
@@ -156,11 +163,11 @@ class _Checker:
                 anchor.get("data-requires-python"),
                 core,
                 anchor.get("data-yanked"),
+                href,
             )
             self.file(
                 channel,
-                base,
-                filename,
+                target,
                 digest,
                 core,
                 anchor.get("data-requires-python"),
@@ -171,7 +178,7 @@ class _Checker:
         return None
 
     def json_page(
-        self, base: str, seen: dict[str, tuple[str, str | None, str | None, str | None]]
+        self, base: str, seen: dict[str, tuple[str, str | None, str | None, str | None, str]]
     ) -> None:
         where = f"{base}/{simple.PAGE_JSON}"
         raw = self.read(where)
@@ -198,18 +205,19 @@ class _Checker:
         for name, f in listed.items():
             if name not in seen:
                 continue
-            digest, requires_python, core, yanked = seen[name]
+            digest, requires_python, core, yanked, href = seen[name]
             json_core = f"sha256={f.metadata_sha256}" if f.metadata_sha256 else None
-            if (f.sha256, f.requires_python, json_core, f.yanked) != (
+            if (f.sha256, f.requires_python, json_core, f.yanked, f.href) != (
                 digest,
                 requires_python,
                 core,
                 yanked,
+                href,
             ):
                 self.fault(f"{base}/{name}", "JSON and HTML pages disagree about this file")
             if not _UPLOAD_TIME.match(f.upload_time):
                 self.fault(f"{base}/{name}", f"bad upload-time {f.upload_time!r}")
-            data = self.read(f"{base}/{name}")
+            data = self.read(posixpath.normpath(posixpath.join(base, unquote(f.href))))
             if data is not None and len(data) != f.size:
                 self.fault(f"{base}/{name}", f"JSON size {f.size} != file size {len(data)}")
         return None
@@ -217,14 +225,13 @@ class _Checker:
     def file(
         self,
         channel: str,
-        base: str,
-        filename: str,
+        where: str,
         digest: str,
         core: str | None,
         requires_python: str | None,
         yanked: bool = False,
     ) -> None:
-        where = f"{base}/{filename}"
+        filename = posixpath.basename(where)
         data = self.read(where)
         if data is None:
             return self.fault(where, "linked but missing")
@@ -257,7 +264,15 @@ class _Checker:
                 found = self.yanked_torches if yanked else self.torches
                 found.setdefault(channel, set()).add(label.torch)
             self.requires.setdefault(channel, set()).update(meta.get_all("Requires-Dist") or ())
-            if label.channel != channel:
+            if channel == PYPI_CHANNEL:
+                wanted = self.pypi.get(label.torch)
+                if label.channel != wanted:
+                    self.fault(
+                        where,
+                        f"listed in {channel} for torch {label.torch}, whose PyPI build is "
+                        f"{wanted or 'unknown to channels.json'}, but built for {label.channel}",
+                    )
+            elif label.channel != channel:
                 self.fault(
                     where,
                     f"built for channel {label.channel} (label {label}), published in {channel}",
@@ -397,13 +412,14 @@ def verify_index(
                 "finish it (HTML/JSON agreement not checked)"
             )
         raw = read(landing.DATA_FILE)
-        found = sorted(json.loads(raw)["channels"]) if raw is not None else []
+        data = landing.parse_data(raw, landing.DATA_FILE) if raw is not None else None
+        found = sorted(data.channels) if data is not None else []
         wanted = channels or found
         if not wanted:
             raise UserError(
                 f"{target}: no channels found (no {landing.DATA_FILE}); name them with --channel"
             )
-        checker = _Checker(read, compare)
+        checker = _Checker(read, compare, data.pypi if data is not None else {})
         for channel in wanted:
             checker.channel(channel)
         resolved: list[tuple[str, str]] = []

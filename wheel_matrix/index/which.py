@@ -22,6 +22,7 @@ from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing
+from wheel_matrix.index.landing import PYPI_CHANNEL
 from wheel_matrix.index.instructions import PROJECT, Instructions, instructions
 from wheel_matrix.label import compute_tag, label_of_version
 
@@ -83,17 +84,16 @@ def driver_cuda() -> str | None:
     return match[1] if match else None
 
 
-def load_channels(index: str) -> landing.LandingData:
+def load_channels(index: str) -> landing.IndexData:
     if index.startswith(("http://", "https://")):
         url = index.rstrip("/") + "/" + landing.DATA_FILE
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
-                data: landing.LandingData = json.loads(response.read())["channels"]
-                return data
-        except (urllib.error.URLError, ValueError, KeyError) as exc:
+                return landing.parse_data(response.read(), url)
+        except urllib.error.URLError as exc:
             raise UserError(f"{url}: cannot read the index's channel list: {exc}") from exc
     data = landing.load_data(Path(index))
-    if not data:
+    if not data.channels:
         raise UserError(f"{index}: no index here (run `wheel-matrix index` first)")
     return data
 
@@ -105,11 +105,11 @@ def _cuda_of(channel: str) -> tuple[int, int] | None:
     return int(digits[:-1]), int(digits[-1])
 
 
-def choose(env: LocalEnv, data: landing.LandingData, base_url: str) -> Choice:
+def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
     """The channel and newest build for ``env``; a UserError that says why if none fits."""
     builds: dict[str, list[str]] = {}  # channel -> unyanked versions for env's torch
     torches: set[str] = set()
-    for channel, projects in data.items():
+    for channel, projects in index.channels.items():
         for entry in projects.get(PROJECT, []):
             if entry["yanked"]:
                 continue
@@ -143,5 +143,10 @@ def choose(env: LocalEnv, data: landing.LandingData, base_url: str) -> Choice:
                 f"no CPU build of {PROJECT} for torch {env.torch_minor}; "
                 f"it has builds in: {', '.join(sorted(builds))}"
             )
+    from_pypi = env.torch is not None and Version(env.torch).local is None
+    if from_pypi and index.pypi.get(env.torch_minor) == channel and PYPI_CHANNEL in builds:
+        # PyTorch's own index labels its builds (2.15.0+cu126); PyPI's torch has no label.
+        # The pypi channel keeps fitting when that torch is upgraded from PyPI.
+        channel, why = PYPI_CHANNEL, f"{why}, from PyPI"
     newest = max(builds[channel], key=Version)
     return Choice(channel, newest, instructions(base_url, channel), why)
