@@ -22,8 +22,8 @@ from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing
-from wheel_matrix.index.landing import PYPI_CHANNEL
 from wheel_matrix.index.instructions import PROJECT, Instructions, instructions
+from wheel_matrix.index.landing import PYPI_CHANNEL
 from wheel_matrix.label import compute_tag, label_of_version
 
 _PROBE = """
