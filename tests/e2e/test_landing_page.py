@@ -25,8 +25,8 @@ import pytest
 import tomllib
 from support import free_port, wait_until_serving
 
-from wheel_matrix.index.instructions import instructions
 from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.index.recipes import KINDS, recipes
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,13 @@ BUILDS = {
     "cu132": ["2.13", "2.14"],
 }
 YANKED = "1.7.0+cu132torch2.13"
-TITLES = {"cpu": "CPU only", "cu126": "CUDA 12.6", "cu130": "CUDA 13.0", "cu132": "CUDA 13.2"}
+TITLES = {
+    "pypi": "PyPI's torch (pip install torch)",
+    "cpu": "CPU only",
+    "cu126": "CUDA 12.6",
+    "cu130": "CUDA 13.0",
+    "cu132": "CUDA 13.2",
+}
 # Chromium as root in a container: no sandbox, no GPU, nothing fetched on its own account.
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -149,25 +155,16 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def expected_lines(base: str, channel: str, torch: str) -> dict[str, str]:
     """What the page must show, spelled out here so a wrong template fails too."""
     url = f"{base}{channel}/"
+    # Compute channels take torch from PyTorch's index; the pypi channel from PyPI.
+    torch_index = f"https://download.pytorch.org/whl/{channel}"
+    extra = "" if channel == "pypi" else f"--extra-index-url {torch_index} "
     return {
         "url": url,
         "pip": (
-            f"pip install --extra-index-url {url} --only-binary={PROJECT} {PROJECT} "
+            f"pip install --extra-index-url {url} {extra}--only-binary={PROJECT} {PROJECT} "
             f'"torch=={torch}.*"'
         ),
-        "uv": f'uv pip install --extra-index-url {url} {PROJECT} "torch=={torch}.*"',
-        "pyproject": (
-            "[project]\n"
-            f'dependencies = ["{PROJECT}", "torch=={torch}.*"]\n'
-            "\n"
-            "[[tool.uv.index]]\n"
-            f'name = "{PROJECT}-{channel}"\n'
-            f'url = "{url}"\n'
-            "explicit = true\n"
-            "\n"
-            "[tool.uv.sources]\n"
-            f'{PROJECT} = {{ index = "{PROJECT}-{channel}" }}'
-        ),
+        "uv_pip": f'uv pip install --extra-index-url {url} {extra}{PROJECT} "torch=={torch}.*"',
     }
 
 
@@ -200,17 +197,14 @@ def assert_shows(browser: Any, base: str, channel: str, torch: str, newest: str)
     want = expected_lines(base, channel, torch)
     got = {key: text_of(browser, f"out-{key}") for key in want}
     assert got == want, f"torch {torch}, {channel}"
-    # The same lines the CLI prints (instructions.py), Poetry's included.
-    lines = instructions(base, channel, torch)
-    assert text_of(browser, "out-poetry") == lines.poetry
-    assert (lines.url, lines.pip, lines.uv, lines.pyproject) == tuple(
-        want[k] for k in ("url", "pip", "uv", "pyproject")
-    )
-    # The pyproject block is valid TOML that routes causal-conv1d to the channel.
-    doc = tomllib.loads(want["pyproject"])
-    (index,) = doc["tool"]["uv"]["index"]
-    assert index["url"] == f"{base}{channel}/"
-    assert doc["tool"]["uv"]["sources"][PROJECT]["index"] == index["name"]
+    # Every recipe is the one the CLI prints (recipes.py), with the newest build's pin.
+    cli = recipes(base, channel, torch, newest, [], "https://download.pytorch.org/whl/{compute}")
+    for kind, _title in KINDS:
+        assert text_of(browser, f"out-{kind}") == cli[kind].text, kind
+    # The uv project's lines are valid TOML that route causal-conv1d to the channel.
+    doc = tomllib.loads(cli["uv_project"].steps[0][2])
+    assert doc["tool"]["uv"]["index"][0]["url"] == f"{base}{channel}/"
+    assert doc["tool"]["uv"]["sources"][PROJECT]["index"] == doc["tool"]["uv"]["index"][0]["name"]
     assert text_of(browser, "out-version") == newest
 
 
@@ -228,8 +222,12 @@ def test_picker_shows_the_exact_lines_for_each_choice(
     assert torches == [(t, f"torch {t}") for t in ("2.14", "2.13", "2.12", "2.9")]
     assert chosen == "2.14"
     computes, chosen = options_of(driver, "compute")
-    assert computes == [(c, TITLES[c]) for c in ("cu132", "cu130", "cu126", "cpu")]
-    assert chosen == "cu132"
+    assert computes == [(c, TITLES[c]) for c in ("pypi", "cu132", "cu130", "cu126", "cpu")]
+    assert chosen == "pypi"
+    # PyPI's torch 2.14 is the CUDA 13.0 build (matrix.yaml's pypi_cuda).
+    assert_shows(driver, base_url, "pypi", "2.14", "1.7.0+cu130torch2.14")
+
+    choose(driver, "compute", "CUDA 13.2")
     assert_shows(driver, base_url, "cu132", "2.14", "1.7.0+cu132torch2.14")
 
     choose(driver, "compute", "CUDA 13.0")
@@ -286,11 +284,11 @@ def test_page_is_self_contained_and_copies_a_line(driver: Any, base_url: str) ->
 
     choose(driver, "torch", "torch 2.13")
     choose(driver, "compute", "CPU only")
-    button = driver.find_element(By.CSS_SELECTOR, 'button.copy[data-target="out-uv"]')
+    button = driver.find_element(By.CSS_SELECTOR, 'button.copy[data-target="out-uv_pip"]')
     button.click()
     WebDriverWait(driver, 5).until(lambda d: button.text == "Copied")
     copied = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "navigator.clipboard.readText().then(done, (e) => done('error: ' + e));"
     )
-    assert copied == expected_lines(base_url, "cpu", "2.13")["uv"]
+    assert copied == expected_lines(base_url, "cpu", "2.13")["uv_pip"]

@@ -103,7 +103,9 @@ def test_yank_without_reason_and_across_channels(index: Path) -> None:
         (anchor,), _ = simple.parse_html((index / channel / "causal-conv1d/index.html").read_text())
         assert anchor.get("data-yanked") == ""
     landing = json.loads((index / "channels.json").read_text())["channels"]
-    assert landing["cpu"]["causal-conv1d"] == [{"version": "1.7.0+cputorch2.13", "yanked": True}]
+    assert landing["cpu"]["causal-conv1d"] == [
+        {"version": "1.7.0+cputorch2.13", "yanked": True, "arches": []}
+    ]
 
 
 def test_yank_unknown_version_names_near_misses(index: Path) -> None:

@@ -41,10 +41,12 @@ def env(torch: str | None, cuda: str | None = None) -> LocalEnv:
 def test_cuda_torch_gets_its_channel_and_newest_unyanked(index: Path) -> None:
     choice = choose(env("2.14.0+cu130", "13.0"), load_channels(str(index)), BASE)
     assert (choice.channel, choice.version) == ("cu130", "1.10.0+cu130torch2.14")
-    assert choice.lines.url == "https://wheels.example/cu130/"
-    assert choice.lines.pip == (
-        "pip install --extra-index-url https://wheels.example/cu130/ "
-        "--only-binary=causal-conv1d causal-conv1d"
+    assert choice.recipes.url == "https://wheels.example/cu130/"
+    assert choice.recipes.version == "1.10.0+cu130torch2.14"
+    assert choice.recipes["pip"].text == (
+        "pip install --extra-index-url https://wheels.example/cu130/ --extra-index-url "
+        "https://download.pytorch.org/whl/cu130 --only-binary=causal-conv1d causal-conv1d "
+        '"torch==2.14.*"'
     )
 
 
@@ -53,7 +55,7 @@ def test_pypis_torch_gets_the_pypi_channel(index: Path) -> None:
     choice = choose(env("2.14.1", "13.0"), load_channels(str(index)), BASE)
     assert (choice.channel, choice.version) == ("pypi", "1.10.0+cu130torch2.14")
     assert choice.why == "torch 2.14.1 was built with CUDA 13.0, from PyPI"
-    assert choice.lines.url == "https://wheels.example/pypi/"
+    assert choice.recipes.url == "https://wheels.example/pypi/"
 
 
 def test_cpu_torch_gets_cpu(index: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheel_matrix import log
-from wheel_matrix.index.instructions import instructions
 
 if TYPE_CHECKING:
+    from wheel_matrix.index.recipes import Recipes
     from wheel_matrix.index.verify import Expected
 
 DEFAULT_WHEELS = Path("dist/wheels")
@@ -18,27 +18,29 @@ DEFAULT_ROOT = Path("dist/index")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/"
 
 
-def print_instructions(base_url: str, channels: list[str]) -> None:
-    """Per channel: its URL and the lines to install from it (stdout, to copy)."""
-    for channel in channels:
-        lines = instructions(base_url, channel)
-        print(f"[{channel}] {lines.url}")
-        print(f"  {lines.pip}")
-        print(f"  {lines.uv}")
-        print("  # pyproject.toml (uv project):")
-        print("\n".join("    " + line if line else "" for line in lines.pyproject.splitlines()))
-        print("  # Poetry:")
-        print("\n".join("    " + line for line in lines.poetry.splitlines()))
-        print()
+def print_recipes(recipes: Recipes) -> None:
+    """Every client's recipe (stdout, to copy), headed by what it installs."""
+    print(f"# {recipes.version} from {recipes.url} (torch {recipes.torch})")
+    for recipe in recipes.items:
+        print(f"\n## {recipe.title}\n{recipe.text}")
+    print()
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from wheel_matrix import model, plan
+    from wheel_matrix.index import landing
     from wheel_matrix.index.publish import build_index, wheels_in
+    from wheel_matrix.index.recipes import PYPI_CHANNEL
 
-    pypi = plan.pypi_channels(model.load(args.matrix))
+    matrix = model.load(args.matrix)
     with log.step(f"index {args.wheels} -> {args.out}"):
-        report = build_index(wheels_in(args.wheels), args.out, base_url=args.base_url, pypi=pypi)
+        report = build_index(
+            wheels_in(args.wheels),
+            args.out,
+            base_url=args.base_url,
+            pypi=plan.pypi_channels(matrix),
+            torch_index=matrix.torch_index or None,
+        )
     rows = [[c.channel, ", ".join(c.projects), str(c.versions)] for c in report.channels]
     if rows:
         log.info(log.table(["channel", "projects", "versions"], rows, title="Index"))
@@ -46,7 +48,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
         f"{len(report.added)} wheel(s) added, {len(report.unchanged)} already published, "
         f"{len(report.pages_written)} page(s) written"
     )
-    print_instructions(args.base_url, [c.channel for c in report.channels])
+    # The recipes of the newest build of each channel this run added to.
+    data = landing.load_data(args.out)
+    touched = sorted({path.split("/", 1)[0] for path in report.added} | (
+        {PYPI_CHANNEL} if report.added and PYPI_CHANNEL in data.channels else set()
+    ))
+    for channel in touched:
+        builds = landing.channel_recipes(data, channel, args.base_url)
+        if builds:
+            print_recipes(builds[max(builds, key=lambda t: tuple(map(int, t.split("."))))])
     return 0
 
 
@@ -178,9 +188,7 @@ def _cmd_which(args: argparse.Namespace) -> int:
     index = args.index or (str(args.root) if args.root.exists() else args.base_url)
     choice = which.choose(env, which.load_channels(index), args.base_url)
     log.info(f"{choice.why}: channel {choice.channel}, newest build {choice.version}")
-    print(choice.lines.url)
-    print(choice.lines.pip)
-    print(choice.lines.uv)
+    print_recipes(choice.recipes)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The landing page at the index root: every channel, project and version, plus a picker.
 
 The page is static (it must work on GitHub Pages and S3): the data it needs
-is embedded as JSON, and a small script turns a torch + CUDA choice into the
-install lines from ``instructions.TEMPLATES``. ``channels.json`` beside it
+is embedded as JSON, recipes included (from ``recipes``, filled in for every
+channel and torch minor), and a small script shows those of the torch and
+channel chosen. ``channels.json`` beside it
 holds the same data so that a publish updates it without reading every page.
 """
 
@@ -14,24 +15,32 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
 from wheel_matrix.errors import UserError
-from wheel_matrix.index.instructions import PROJECT, TEMPLATES
+from wheel_matrix.index.recipes import KINDS, PROJECT, PYPI_CHANNEL, Recipes, recipes
+from wheel_matrix.label import label_of_version
 
 DATA_FILE = "channels.json"
-# The channel for torch from PyPI: for each torch minor, the build for the CUDA
-# version of PyPI's own torch wheel, so one URL keeps fitting as users upgrade.
-PYPI_CHANNEL = "pypi"
+# PYPI_CHANNEL is the channel for torch from PyPI: for each torch minor, the build
+# for the CUDA version of PyPI's own torch wheel, so one URL keeps fitting as users
+# upgrade torch.
 
 # channel -> project -> [{"version": "1.7.0+cu130torch2.14", "yanked": false}, ...]
 LandingData = dict[str, dict[str, list[dict[str, Any]]]]
 
 
+DEFAULT_TORCH_INDEX = "https://download.pytorch.org/whl/{compute}"
+
+
 @dataclass(frozen=True)
 class IndexData:
-    """What channels.json holds: the channels' versions, and what the pypi channel maps to."""
+    """What channels.json holds: the channels' versions, and what the recipes need."""
 
     channels: LandingData = field(default_factory=dict)
     pypi: dict[str, str] = field(default_factory=dict)  # torch minor -> compute channel
+    torch_index: str = DEFAULT_TORCH_INDEX  # PyTorch's index for a compute platform
 
 
 def parse_data(raw: bytes, where: str) -> IndexData:
@@ -39,11 +48,50 @@ def parse_data(raw: bytes, where: str) -> IndexData:
         doc = json.loads(raw)
         channels: LandingData = doc["channels"]
         pypi = doc.get("pypi", {})
+        torch_index = doc.get("torch_index", DEFAULT_TORCH_INDEX)
         if not isinstance(channels, dict) or not isinstance(pypi, dict):
             raise TypeError("channels and pypi must be objects")
-        return IndexData(channels, {str(k): str(v) for k, v in pypi.items()})
+        if not isinstance(torch_index, str):
+            raise TypeError("torch_index must be a string")
+        return IndexData(channels, {str(k): str(v) for k, v in pypi.items()}, torch_index)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{where}: not a channels.json file: {exc}") from exc
+
+
+def machines(filename: str) -> set[str]:
+    """The CPU architectures a wheel's platform tags name (x86_64, aarch64)."""
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except (InvalidWheelFilename, InvalidVersion):
+        return set()
+    found = set()
+    for tag in tags:
+        for arch in ("x86_64", "aarch64"):
+            if tag.platform.endswith(arch):
+                found.add(arch)
+    return found
+
+
+def newest_builds(index: IndexData, channel: str) -> dict[str, dict[str, Any]]:
+    """Torch minor -> the newest live build of the project in ``channel`` for it."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in index.channels.get(channel, {}).get(PROJECT, []):
+        if entry["yanked"]:
+            continue
+        torch = label_of_version(entry["version"]).torch
+        if torch not in found or Version(entry["version"]) > Version(found[torch]["version"]):
+            found[torch] = entry
+    return found
+
+
+def channel_recipes(index: IndexData, channel: str, base_url: str) -> dict[str, Recipes]:
+    """Torch minor -> every client's recipe for the newest build in ``channel``."""
+    return {
+        torch: recipes(
+            base_url, channel, torch, entry["version"], entry.get("arches", []), index.torch_index
+        )
+        for torch, entry in newest_builds(index, channel).items()
+    }
 
 
 def load_data(root: Path) -> IndexData:
@@ -54,7 +102,7 @@ def load_data(root: Path) -> IndexData:
 
 
 def data_json(data: IndexData) -> bytes:
-    doc = {"channels": data.channels, "pypi": data.pypi}
+    doc = {"channels": data.channels, "pypi": data.pypi, "torch_index": data.torch_index}
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
@@ -89,37 +137,24 @@ def _script_json(value: object) -> str:
 _SCRIPT = """
 const DATA = JSON.parse(document.getElementById("index-data").textContent);
 const $ = (id) => document.getElementById(id);
-const torchOf = (v) => (v.match(/torch(\\d+\\.\\d+)$/) || [])[1];
+// Recipes are filled in when the page is built; without a base URL they name
+// this page's folder, which the browser knows.
+const here = new URL(".", document.baseURI).href.replace(/\\/+$/, "");
+const fix = (text) => text.split(DATA.placeholder).join(here);
 const cmpMinor = (a, b) => {
   const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
   return x[0] - y[0] || x[1] - y[1];
 };
-const base = DATA.base_url || new URL(".", document.baseURI).href;
-const live = (channel) => (DATA.channels[channel][DATA.project] || []).filter((e) => !e.yanked);
-function fill(tpl, values) {
-  return tpl.replace(/\\{\\{|\\}\\}|\\{(\\w+)\\}/g,
-    (m, k) => (m === "{{" ? "{" : m === "}}" ? "}" : k in values ? values[k] : m));
-}
-function channelsFor(torch) {
-  return DATA.order.filter((c) => live(c).some((e) => torchOf(e.version) === torch));
-}
 function render() {
-  const torch = $("torch").value, channel = $("compute").value;
-  const url = base.replace(/\\/+$/, "") + "/" + channel + "/";
-  const values = {url, channel, project: DATA.project,
-    torch_req: ` "torch==${torch}.*"`, torch_dep: `, "torch==${torch}.*"`};
-  const versions = live(channel).filter((e) => torchOf(e.version) === torch)
-    .map((e) => e.version);
-  $("out-version").textContent = versions.length ? versions[versions.length - 1] : "";
-  $("out-url").textContent = url;
-  for (const key of Object.keys(DATA.templates)) {
-    $("out-" + key).textContent = fill(DATA.templates[key], values);
-  }
+  const build = DATA.recipes[$("compute").value][$("torch").value];
+  $("out-version").textContent = build.version;
+  $("out-url").textContent = fix(build.url);
+  for (const [kind] of DATA.kinds) $("out-" + kind).textContent = fix(build.recipes[kind]);
 }
 function pickTorch() {
-  const select = $("compute"), before = select.value;
+  const select = $("compute"), before = select.value, torch = $("torch").value;
   select.replaceChildren();
-  for (const c of channelsFor($("torch").value)) {
+  for (const c of DATA.order.filter((c) => torch in DATA.recipes[c])) {
     select.add(new Option(DATA.titles[c], c, false, c === before));
   }
   render();
@@ -136,8 +171,8 @@ async function copy(button) {
   }
   setTimeout(() => { button.textContent = "Copy"; }, 1500);
 }
-const torches = [...new Set(DATA.order.flatMap((c) => live(c).map((e) => torchOf(e.version))))]
-  .filter(Boolean).sort(cmpMinor).reverse();
+const torches = [...new Set(DATA.order.flatMap((c) => Object.keys(DATA.recipes[c])))]
+  .sort(cmpMinor).reverse();
 if (torches.length) {
   for (const t of torches) $("torch").add(new Option("torch " + t, t));
   $("torch").addEventListener("change", pickTorch);
@@ -176,13 +211,27 @@ td:not(:last-child), th { white-space: nowrap; }
 """
 
 
+# Stands for the index's own URL in the page's recipes when no base URL is known.
+_PLACEHOLDER = "@@INDEX@@"
+
+
 def landing_html(index: IndexData, base_url: str | None = None) -> bytes:
     data = index.channels
+    base = base_url or _PLACEHOLDER
+    built = {}
+    for channel in data:
+        built[channel] = {
+            torch: {
+                "version": r.version,
+                "url": r.url,
+                "recipes": {item.kind: item.text for item in r.items},
+            }
+            for torch, r in channel_recipes(index, channel, base).items()
+        }
     embedded = {
-        "channels": data,
-        "templates": TEMPLATES,
-        "project": PROJECT,
-        "base_url": base_url,
+        "recipes": built,
+        "kinds": KINDS,
+        "placeholder": _PLACEHOLDER,
         "titles": {c: _compute_title(c) for c in data},
         "order": _channel_order(list(data)),
     }
@@ -200,12 +249,7 @@ def landing_html(index: IndexData, base_url: str | None = None) -> bytes:
     outputs = "\n".join(
         f'<h3>{title}</h3>\n<div class="block"><pre id="out-{key}"></pre>'
         f'<button type="button" class="copy" data-target="out-{key}">Copy</button></div>'
-        for key, title in (
-            ("pip", "pip"),
-            ("uv", "uv pip"),
-            ("pyproject", "uv project (pyproject.toml)"),
-            ("poetry", "Poetry"),
-        )
+        for key, title in KINDS
     )
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -218,8 +262,10 @@ def landing_html(index: IndexData, base_url: str | None = None) -> bytes:
 </head>
 <body>
 <h1>{PROJECT} wheels</h1>
-<p class="lead">One package index per compute platform. Each channel URL is a simple
-repository (PEP 503 / PEP 691): pass it to your installer as an extra index.</p>
+<p class="lead">One package index per compute platform, and <code>pypi</code> for torch
+from PyPI. Each channel URL is a simple repository (PEP 503 / PEP 691). Every recipe
+keeps its client on these wheels: never on upstream's source release, which cannot
+build without torch and nvcc.</p>
 <noscript><p>The install picker needs JavaScript; the table below lists every channel.</p>
 </noscript>
 <section id="picker" hidden>

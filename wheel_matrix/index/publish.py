@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheel_matrix.errors import UserError, did_you_mean
 from wheel_matrix.index import landing, simple, transaction
+from wheel_matrix.index.recipes import PYPI_CHANNEL
 from wheel_matrix.index.simple import IndexFile, ProjectPage
 from wheel_matrix.index.transaction import Write
 from wheel_matrix.index.wheelfile import WheelInfo, read_wheel
@@ -116,17 +117,23 @@ def _landing_writes(
     changed: dict[tuple[str, str], ProjectPage],
     base_url: str | None,
     pypi: Mapping[str, str] | None,
+    torch_index: str | None,
 ) -> list[Write]:
     stored = landing.load_data(root)
     data = stored.channels
-    index = landing.IndexData(data, {**stored.pypi, **(pypi or {})})
+    index = landing.IndexData(
+        data, {**stored.pypi, **(pypi or {})}, torch_index or stored.torch_index
+    )
     for (channel, project), page in changed.items():
-        # One pass over the files: every version is yanked only if all its files are.
+        # One pass over the files: a version is yanked only if all its files are.
         live: dict[str, bool] = {}
+        arches: dict[str, set[str]] = {}
         for f in page.files:
             live[f.version] = live.get(f.version, False) or f.yanked is None
+            arches.setdefault(f.version, set()).update(landing.machines(f.filename))
         data.setdefault(channel, {})[project] = [
-            {"version": v, "yanked": not live[v]} for v in page.versions
+            {"version": v, "yanked": not live[v], "arches": sorted(arches[v])}
+            for v in page.versions
         ]
     writes = [
         Write(landing.DATA_FILE, landing.data_json(index)),
@@ -147,7 +154,7 @@ def listings(info: WheelInfo, pypi: Mapping[str, str]) -> list[tuple[str, str | 
     """
     found: list[tuple[str, str | None]] = [(info.channel, None)]
     if pypi.get(info.label.torch) == info.channel:
-        found.append((landing.PYPI_CHANNEL, f"../../{project_dir(info.channel, info.project)}"))
+        found.append((PYPI_CHANNEL, f"../../{project_dir(info.channel, info.project)}"))
     return found
 
 
@@ -157,6 +164,7 @@ def plan_add(
     now: datetime,
     base_url: str | None = None,
     pypi: Mapping[str, str] | None = None,
+    torch_index: str | None = None,
 ) -> tuple[list[Write], list[str], list[str]]:
     """The writes that publish ``wheels``: (writes, added relpaths, unchanged relpaths)."""
     mapping = {**landing.load_data(root).pypi, **(pypi or {})}
@@ -202,7 +210,8 @@ def plan_add(
             )
         if len(files) != len(page.files):
             changed[(channel, project)] = page.with_files(files)
-    return _page_writes(root, file_writes, changed, base_url, pypi), added, unchanged
+    writes = _page_writes(root, file_writes, changed, base_url, pypi, torch_index)
+    return writes, added, unchanged
 
 
 def _page_writes(
@@ -211,6 +220,7 @@ def _page_writes(
     changed: dict[tuple[str, str], ProjectPage],
     base_url: str | None,
     pypi: Mapping[str, str] | None = None,
+    torch_index: str | None = None,
 ) -> list[Write]:
     if not changed:
         return []
@@ -223,7 +233,7 @@ def _page_writes(
         if new != sorted(projects):
             writes.append(Write(f"{channel}/{simple.PAGE_JSON}", simple.root_json(new)))
             writes.append(Write(f"{channel}/{simple.PAGE_HTML}", simple.root_html(new)))
-    return writes + _landing_writes(root, changed, base_url, pypi)
+    return writes + _landing_writes(root, changed, base_url, pypi, torch_index)
 
 
 def summarise(root: Path) -> tuple[ChannelSummary, ...]:
@@ -242,19 +252,22 @@ def build_index(
     now: datetime | None = None,
     base_url: str | None = None,
     pypi: Mapping[str, str] | None = None,
+    torch_index: str | None = None,
     lock_timeout: float = 60.0,
 ) -> IndexReport:
     """Publish ``wheels`` into the index folder ``out`` (created if missing).
 
     Incremental and idempotent: wheels already there with the same bytes are
     skipped; the pages they don't touch are not rewritten. ``pypi`` maps each
-    torch minor to the channel of PyPI's torch build (kept in channels.json).
+    torch minor to the channel of PyPI's torch build, ``torch_index`` is
+    PyTorch's index URL with ``{compute}`` (both kept in channels.json, for the
+    install recipes).
     """
     infos = read_wheels(wheels)
     with transaction.locked(out, timeout=lock_timeout):
         transaction.recover(out)
         writes, added, unchanged = plan_add(
-            out, infos, now or datetime.now(UTC), base_url, pypi
+            out, infos, now or datetime.now(UTC), base_url, pypi, torch_index
         )
         transaction.commit(out, writes)
         summary = summarise(out)

@@ -22,8 +22,8 @@ from packaging.version import InvalidVersion, Version
 
 from wheel_matrix import proc
 from wheel_matrix.errors import ToolError
-from wheel_matrix.index.instructions import PROJECT
 from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.index.recipes import PROJECT
 from wheel_matrix.label import label_of_version
 
 

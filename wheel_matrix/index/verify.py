@@ -32,8 +32,7 @@ from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing, simple, transaction
-from wheel_matrix.index.instructions import PROJECT
-from wheel_matrix.index.landing import PYPI_CHANNEL
+from wheel_matrix.index.recipes import PROJECT, PYPI_CHANNEL
 from wheel_matrix.index.wheelfile import parse_metadata
 from wheel_matrix.label import label_of_version
 

@@ -22,8 +22,7 @@ from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing
-from wheel_matrix.index.instructions import PROJECT, Instructions, instructions
-from wheel_matrix.index.landing import PYPI_CHANNEL
+from wheel_matrix.index.recipes import PROJECT, PYPI_CHANNEL, Recipes
 from wheel_matrix.label import compute_tag, label_of_version
 
 _PROBE = """
@@ -57,7 +56,7 @@ class LocalEnv:
 class Choice:
     channel: str
     version: str
-    lines: Instructions
+    recipes: Recipes
     why: str
 
 
@@ -149,4 +148,5 @@ def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
         # The pypi channel keeps fitting when that torch is upgraded from PyPI.
         channel, why = PYPI_CHANNEL, f"{why}, from PyPI"
     newest = max(builds[channel], key=Version)
-    return Choice(channel, newest, instructions(base_url, channel), why)
+    found = landing.channel_recipes(index, channel, base_url)[env.torch_minor]
+    return Choice(channel, newest, found, why)
