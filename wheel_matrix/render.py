@@ -210,10 +210,63 @@ def _workflow_cell(cell: Cell, settings: Settings) -> dict[str, str]:
     }
 
 
-def render(matrix: Matrix, settings: Settings, templates: Path | None = None) -> tuple[
-    Generated, ...
-]:
-    """Every generated file, as text, in a stable order."""
+README = "README.md"
+RECIPES_START = "<!-- recipes: generated from matrix.yaml by nox -s render; do not edit -->"
+RECIPES_END = "<!-- /recipes -->"
+EXAMPLE_BASE = "https://example.org/"
+
+
+def readme_recipes(all_cells: Sequence[Cell], torch_index: str) -> str:
+    """The README's install section: every client's recipe for the newest torch from PyPI."""
+    from wheel_matrix.index.recipes import PYPI_CHANNEL, recipes
+
+    newest = all_cells[0].torch  # cells() is newest first
+    pypi = [c for c in all_cells if c.torch == newest and c.cuda == _pypi_cuda(c)]
+    found = recipes(
+        EXAMPLE_BASE, PYPI_CHANNEL, newest.minor, pypi[0].version, [c.arch for c in pypi],
+        torch_index,
+    )
+    lines = [RECIPES_START, ""]
+    for recipe in found.items:
+        lines += [f"**{recipe.title}**", ""]
+        for i, (kind, path, text) in enumerate(recipe.steps):
+            if kind == "run":
+                # Commands in a row share one block.
+                if i and recipe.steps[i - 1][0] == "run":
+                    lines[-2:-1] = [text, "```"]
+                else:
+                    lines += ["```sh", text, "```", ""]
+            else:
+                verb = "Add to" if kind == "append" else "Write"
+                fence = "toml" if path.endswith(".toml") else "text"
+                lines += [f"{verb} `{path}`:", "", f"```{fence}", text.rstrip(), "```", ""]
+    lines.append(RECIPES_END)
+    return "\n".join(lines)
+
+
+def _pypi_cuda(cell: Cell) -> CudaSpec | None:
+    return cell.cuda if cell.cuda and cell.torch.pypi_cuda == cell.cuda.version else None
+
+
+def with_recipes(readme: str, section: str) -> str:
+    """``readme`` with its generated recipes section replaced by ``section``."""
+    start, end = readme.find(RECIPES_START), readme.find(RECIPES_END)
+    if start < 0 or end < start:
+        raise UserError(f"{README} has no {RECIPES_START!r} ... {RECIPES_END!r} section")
+    return readme[:start] + section + readme[end + len(RECIPES_END) :]
+
+
+def render(
+    matrix: Matrix,
+    settings: Settings,
+    templates: Path | None = None,
+    readme: str | None = None,
+) -> tuple[Generated, ...]:
+    """Every generated file, as text, in a stable order.
+
+    ``readme``, the README's current text, gets its install recipes section
+    regenerated (the rest of it is written by hand).
+    """
     folder = templates or settings_mod.TEMPLATES
     all_cells = cells(matrix)
     if len(all_cells) > GITHUB_MATRIX_LIMIT:
@@ -270,7 +323,15 @@ def render(matrix: Matrix, settings: Settings, templates: Path | None = None) ->
             flows.get_template("sync-torch.yml.j2").render(**context),
         )
     )
+    if readme is not None:
+        section = readme_recipes(all_cells, matrix.torch_index)
+        out.append(Generated(README, with_recipes(readme, section)))
     return tuple(out)
+
+
+def read_readme(root: Path) -> str | None:
+    path = root / README
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def _generated_on_disk(root: Path) -> set[str]:
@@ -320,7 +381,9 @@ def write(root: Path, generated: Sequence[Generated]) -> list[str]:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     matrix = model.load(args.matrix)
-    generated = render(matrix, settings_mod.load(args.settings))
+    generated = render(
+        matrix, settings_mod.load(args.settings), readme=read_readme(args.root)
+    )
     if args.check:
         problems = drift(args.root, generated)
         for line in problems:

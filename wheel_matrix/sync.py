@@ -529,7 +529,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     apply_sync(matrix.source, plan)
     log.info(f"updated {matrix.source}")
     if not args.no_render:
-        generated = render.render(model.load(matrix.source), settings_mod.load())
+        generated = render.render(
+            model.load(matrix.source), settings_mod.load(), readme=render.read_readme(args.root)
+        )
         touched = render.write(args.root, generated)
         log.info(f"rendered: {len(touched)} generated file(s) changed under {args.root}")
     return 0

@@ -230,3 +230,21 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(data))
     with pytest.raises(UserError, match=r"runnerz: unknown key \(did you mean 'runners'\?\)"):
         settings.load(bad)
+
+
+def test_readme_recipes_are_generated_and_checked(tmp_path: Path) -> None:
+    readme = (render.REPO_ROOT / "README.md").read_text()
+    generated = {
+        g.path: g.text for g in render.render(model.load(), settings.load(), readme=readme)
+    }
+    assert generated["README.md"] == readme  # committed and current
+    # Hand edits inside the section are drift; outside it they are the README's own.
+    start = readme.index(render.RECIPES_START)
+    edited = readme[:start] + readme[start:].replace("--only-binary=", "", 1)
+    (tmp_path / "README.md").write_text(edited)
+    assert render.drift(tmp_path, [g for g in render.render(
+        model.load(), settings.load(), readme=edited) if g.path == "README.md"]) == [
+        "README.md: differs from what matrix.yaml renders"
+    ]
+    with pytest.raises(UserError, match="README.md has no"):
+        render.with_recipes("# no section\n", "x")
