@@ -246,5 +246,5 @@ def test_readme_recipes_are_generated_and_checked(tmp_path: Path) -> None:
         model.load(), settings.load(), readme=edited) if g.path == "README.md"]) == [
         "README.md: differs from what matrix.yaml renders"
     ]
-    with pytest.raises(UserError, match="README.md has no"):
+    with pytest.raises(UserError, match=r"README\.md has no"):
         render.with_recipes("# no section\n", "x")
