@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from wheel_matrix import build, compile_cache, log, model
 from wheel_matrix import settings as settings_mod
 from wheel_matrix.errors import UserError
+from wheel_matrix.index.recipes import PYPI_CHANNEL, Recipes, recipes
 from wheel_matrix.model import CudaSpec, Matrix
 from wheel_matrix.plan import Cell, cells
 from wheel_matrix.settings import Settings
@@ -216,16 +217,18 @@ RECIPES_END = "<!-- /recipes -->"
 EXAMPLE_BASE = "https://example.org/"
 
 
-def readme_recipes(all_cells: Sequence[Cell], torch_index: str) -> str:
-    """The README's install section: every client's recipe for the newest torch from PyPI."""
-    from wheel_matrix.index.recipes import PYPI_CHANNEL, recipes
-
+def newest_pypi_recipes(all_cells: Sequence[Cell], torch_index: str, base_url: str) -> Recipes:
+    """Every client's recipe for the newest torch from PyPI: what the README shows."""
     newest = all_cells[0].torch  # cells() is newest first
     pypi = [c for c in all_cells if c.torch == newest and c.cuda == _pypi_cuda(c)]
-    found = recipes(
-        EXAMPLE_BASE, PYPI_CHANNEL, newest.minor, pypi[0].version, [c.arch for c in pypi],
-        torch_index,
+    return recipes(
+        base_url, PYPI_CHANNEL, newest.minor, pypi[0].version, [c.arch for c in pypi], torch_index
     )
+
+
+def readme_recipes(all_cells: Sequence[Cell], torch_index: str) -> str:
+    """The README's install section, from ``newest_pypi_recipes``."""
+    found = newest_pypi_recipes(all_cells, torch_index, EXAMPLE_BASE)
     lines = [RECIPES_START, ""]
     for recipe in found.items:
         lines += [f"**{recipe.title}**", ""]

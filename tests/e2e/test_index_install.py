@@ -21,8 +21,10 @@ import pytest
 from wheel_matrix.index import build_index
 from wheel_matrix.index.makewheel import make_wheel
 from wheel_matrix.index.publish import set_yanked
+from wheel_matrix.index.recipes import recipes
 from wheel_matrix.index.serve import serving
 from wheel_matrix.index.simple import JSON_V1
+from wheel_matrix.model import load
 
 pytestmark = pytest.mark.e2e
 
@@ -209,40 +211,28 @@ causal-conv1d = {{ index = "causal-conv1d-cu130" }}
     assert f'registry = "{url}cu130/"' in (tmp_path / "uv.lock").read_text()
 
 
-def test_index_command_prints_working_lines(tmp_path: Path, uv: str) -> None:
-    """The lines `index` prints, run as printed (on the local index only)."""
+def test_index_command_prints_the_recipes(tmp_path: Path) -> None:
+    """`index` prints every client's recipe for what it added, as recipes.py words them."""
     make_wheel(tmp_path / "wheels", "causal-conv1d", "1.7.0+cputorch2.13")
-    # Served before it exists: the server reads the folder afresh on every request.
-    with serving(tmp_path / "index") as url:
-        out = run(
-            [
-                sys.executable,
-                "-m",
-                "wheel_matrix",
-                "index",
-                "--wheels",
-                str(tmp_path / "wheels"),
-                "--out",
-                str(tmp_path / "index"),
-                "--base-url",
-                url,
-            ],
-            tmp_path,
-            cwd=REPO,
-        )
-        lines = {
-            line.split()[0]: line.strip()
-            for line in out.splitlines()
-            if line.strip().startswith(("pip install", "uv pip install"))
-        }
-        assert lines["pip"] == (
-            f"pip install --extra-index-url {url}cpu/ --only-binary=causal-conv1d causal-conv1d"
-        )
-        assert lines["uv"] == f"uv pip install --extra-index-url {url}cpu/ causal-conv1d"
-        run([uv, "venv", str(tmp_path / "venv")], tmp_path)
-        # --extra-index-url would also ask PyPI; --index-url keeps the test on 127.0.0.1.
-        argv = shlex.split(lines["uv"].replace("--extra-index-url", "--index-url"))
-        run([uv, *argv[1:], "--python", str(tmp_path / "venv" / "bin" / "python")], tmp_path)
-        assert installed_version(tmp_path / "venv" / "bin" / "python", tmp_path) == (
-            "1.7.0+cputorch2.13"
-        )
+    url = "https://wheels.example/"
+    out = run(
+        [
+            sys.executable,
+            "-m",
+            "wheel_matrix",
+            "index",
+            "--wheels",
+            str(tmp_path / "wheels"),
+            "--out",
+            str(tmp_path / "index"),
+            "--base-url",
+            url,
+        ],
+        tmp_path,
+        cwd=REPO,
+    )
+    want = recipes(url, "cpu", "2.13", "1.7.0+cputorch2.13", [], load().torch_index)
+    assert out.startswith(f"# 1.7.0+cputorch2.13 from {url}cpu/ (torch 2.13)\n")
+    for recipe in want.items:
+        assert f"\n## {recipe.title}\n{recipe.text}\n" in out
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in want["pip"].text

@@ -42,7 +42,8 @@ def test_resolve_covers_each_matrix_torch_and_names_the_missing_one(
     report = verify_index(str(tmp_path / "index"), resolve=True, expected=expected)
     assert [str(f) for f in report.faults] == [
         "cu130/: no causal-conv1d wheels for torch 2.13, which matrix-small.yaml builds for "
-        "this channel"
+        "this channel",
+        "cu126/: no such channel, but matrix-small.yaml builds torch 2.14 for it",
     ]
     assert report.resolved == (("cpu", "2.13"), ("cpu", "2.14"), ("cu130", "2.14"))
 
@@ -50,7 +51,7 @@ def test_resolve_covers_each_matrix_torch_and_names_the_missing_one(
 def _verify_cpu_channel(
     tmp_path: Path, matrix: Path, torch_pin_of_214: str
 ) -> subprocess.CompletedProcess[str]:
-    """Index cpu wheels for torch 2.13 and 2.14 (the latter pinned as given), then verify."""
+    """Index cpu wheels for torch 2.13 and 2.14 (the latter pinned as given), verify cpu."""
     w = tmp_path / "w"
     build_index(
         [wheel(w, "cputorch2.13", "2.13"), wheel(w, "cputorch2.14", torch_pin_of_214)],
@@ -66,6 +67,8 @@ def _verify_cpu_channel(
             "--resolve",
             "--matrix",
             str(matrix),
+            "--channel",
+            "cpu",
         ],
         cwd=REPO,
         capture_output=True,

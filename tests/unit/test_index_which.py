@@ -34,8 +34,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "index"
 
 
-def env(torch: str | None, cuda: str | None = None) -> LocalEnv:
-    return LocalEnv("3.12", torch, cuda, None)
+def env(torch: str | None, cuda: str | None = None, dist: str | None = None) -> LocalEnv:
+    # Without ``dist``, as from PyTorch's index: its wheels carry the label.
+    return LocalEnv("3.12", torch, cuda, None, dist or torch)
 
 
 def test_cuda_torch_gets_its_channel_and_newest_unyanked(index: Path) -> None:
@@ -51,10 +52,10 @@ def test_cuda_torch_gets_its_channel_and_newest_unyanked(index: Path) -> None:
 
 
 def test_pypis_torch_gets_the_pypi_channel(index: Path) -> None:
-    # No local label: this torch came from PyPI, whose 2.14 is the CUDA 13.0 build.
-    choice = choose(env("2.14.1", "13.0"), load_channels(str(index)), BASE)
+    # No label on the distribution: this torch came from PyPI, whose 2.14 is CUDA 13.0.
+    choice = choose(env("2.14.1+cu130", "13.0", "2.14.1"), load_channels(str(index)), BASE)
     assert (choice.channel, choice.version) == ("pypi", "1.10.0+cu130torch2.14")
-    assert choice.why == "torch 2.14.1 was built with CUDA 13.0, from PyPI"
+    assert choice.why == "torch 2.14.1+cu130 was built with CUDA 13.0, from PyPI"
     assert choice.recipes.url == "https://wheels.example/pypi/"
 
 

@@ -185,8 +185,12 @@ def _cmd_which(args: argparse.Namespace) -> int:
     env = which.inspect(args.python)
     driver = f", NVIDIA driver CUDA {env.driver_cuda}" if env.driver_cuda else ", no NVIDIA driver"
     log.info(f"Python {env.python}, torch {env.torch or 'not installed'}{driver}")
-    index = args.index or (str(args.root) if args.root.exists() else args.base_url)
-    choice = which.choose(env, which.load_channels(index), args.base_url)
+    served = args.base_url or DEFAULT_BASE_URL
+    index = args.index or (str(args.root) if args.root.exists() else served)
+    # Recipes name the index where it was read from, unless told where it is served.
+    is_url = index.startswith(("http://", "https://"))
+    base_url = args.base_url or (index if is_url else DEFAULT_BASE_URL)
+    choice = which.choose(env, which.load_channels(index), base_url)
     log.info(f"{choice.why}: channel {choice.channel}, newest build {choice.version}")
     print_recipes(choice.recipes)
     return 0
@@ -287,7 +291,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--index", help="index folder or URL to look in (default: --root, else --base-url)"
     )
     _root(p)
-    _base_url(p)
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help=f"URL the recipes name (default: --index when it is a URL, else {DEFAULT_BASE_URL})",
+    )
     p.set_defaults(func=_cmd_which)
 
     for name, verb in (("yank", "yank"), ("unyank", "unyank")):

@@ -27,11 +27,13 @@ from wheel_matrix.label import compute_tag, label_of_version
 
 _PROBE = """
 import json, sys
+from importlib import metadata
 try:
     import torch
-    found = {"torch": torch.__version__, "cuda": torch.version.cuda}
-except ImportError:
-    found = {"torch": None, "cuda": None}
+    found = {"torch": torch.__version__, "cuda": torch.version.cuda,
+             "dist": metadata.version("torch")}
+except (ImportError, metadata.PackageNotFoundError):
+    found = {"torch": None, "cuda": None, "dist": None}
 found["python"] = "%d.%d" % sys.version_info[:2]
 print(json.dumps(found))
 """
@@ -43,6 +45,9 @@ class LocalEnv:
     torch: str | None  # full torch version, e.g. "2.14.0+cu130"
     torch_cuda: str | None  # CUDA torch was built with, None for a CPU build
     driver_cuda: str | None  # highest CUDA the NVIDIA driver supports
+    # The installed distribution's version: PyTorch's index labels its wheels
+    # (2.15.0+cu126), PyPI's have none (though torch.__version__ may still say +cu132).
+    torch_dist: str | None = None
 
     @property
     def torch_minor(self) -> str | None:
@@ -68,7 +73,7 @@ def inspect(python: str = sys.executable) -> LocalEnv:
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"cannot inspect {python}: {exc}") from exc
     found = json.loads(out.strip().splitlines()[-1])
-    return LocalEnv(found["python"], found["torch"], found["cuda"], driver_cuda())
+    return LocalEnv(found["python"], found["torch"], found["cuda"], driver_cuda(), found["dist"])
 
 
 def driver_cuda() -> str | None:
@@ -142,9 +147,8 @@ def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
                 f"no CPU build of {PROJECT} for torch {env.torch_minor}; "
                 f"it has builds in: {', '.join(sorted(builds))}"
             )
-    from_pypi = env.torch is not None and Version(env.torch).local is None
+    from_pypi = env.torch_dist is not None and Version(env.torch_dist).local is None
     if from_pypi and index.pypi.get(env.torch_minor) == channel and PYPI_CHANNEL in builds:
-        # PyTorch's own index labels its builds (2.15.0+cu126); PyPI's torch has no label.
         # The pypi channel keeps fitting when that torch is upgraded from PyPI.
         channel, why = PYPI_CHANNEL, f"{why}, from PyPI"
     newest = max(builds[channel], key=Version)
