@@ -4,10 +4,12 @@ One shared library, ``causal_conv1d/_C.abi3.so``, registers the
 ``causal_conv1d`` ops with the dispatcher and uses no CPython API, so a single
 build per (torch, CUDA) serves every Python version: the wheel is tagged abi3.
 
-Environment:
+Environment (the wheel service's plan sets these; a plain build needs none):
   CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE   build the CPU kernels only
-  CAUSAL_CONV1D_CUDA_ARCH_LIST         default for TORCH_CUDA_ARCH_LIST when that is unset
-  CAUSAL_CONV1D_LOCAL_VERSION          local label, e.g. cu130torch2.14 or cputorch2.13
+  CAUSAL_CONV1D_LOCAL_VERSION          local label appended to the version, as given
+  CAUSAL_CONV1D_TORCH, _COMPUTE        the torch minor and compute platform ("cu130",
+                                       "cpu") the label stands for: checked against
+                                       the torch this build links
   CAUSAL_CONV1D_PY_LIMITED_API         abi3 floor of the wheel tag (default cp310)
   TORCH_CUDA_ARCH_LIST, MAX_JOBS, CUDA_HOME are honoured by torch's build helpers.
 """
@@ -24,7 +26,6 @@ from setuptools import setup
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 ROOT = Path(__file__).resolve().parent
-LABEL_RE = re.compile(r"^(?P<compute>cpu|cu\d{3,4})torch(?P<torch>\d+\.\d+)$")
 
 
 def fail(message: str) -> None:
@@ -57,37 +58,30 @@ def cuda_tag(cuda: str) -> str:
 
 
 def local_label(build_cuda: bool) -> str | None:
-    """The PEP 440 local label, checked against the torch this build links."""
+    """The PEP 440 local label, once what it stands for matches the torch this build links."""
     label = os.environ.get("CAUSAL_CONV1D_LOCAL_VERSION", "").strip()
     if not label:
         return None
-    match = LABEL_RE.match(label)
-    if match is None:
+    torch_wanted = os.environ.get("CAUSAL_CONV1D_TORCH", "").strip()
+    if torch_wanted and torch_wanted != torch_minor():
         fail(
-            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} is not a build label "
-            "(expected e.g. 'cu130torch2.14' or 'cputorch2.13')"
-        )
-    assert match is not None
-    if match["torch"] != torch_minor():
-        fail(
-            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} says torch {match['torch']} "
+            f"the label {label!r} is for torch {torch_wanted} "
             f"but the installed torch is {torch.__version__}"
         )
-    compute = match["compute"]
+    compute = os.environ.get("CAUSAL_CONV1D_COMPUTE", "").strip()
     if compute == "cpu" and build_cuda:
         fail(
-            f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} is a CPU label but the installed torch "
+            f"the label {label!r} is for a CPU build but the installed torch "
             f"{torch.__version__} has CUDA {torch.version.cuda}: install a +cpu torch or set "
             "CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE"
         )
-    if compute != "cpu":
+    if compute and compute != "cpu":
         have = cuda_tag(torch.version.cuda) if torch.version.cuda else "cpu"
         if not build_cuda or have != compute:
             why = "CUDA build is skipped" if torch.version.cuda and not build_cuda else ""
             fail(
-                f"CAUSAL_CONV1D_LOCAL_VERSION={label!r} needs a {compute} build but the "
-                f"installed torch {torch.__version__} is {have}"
-                + (f" and the {why}" if why else "")
+                f"the label {label!r} is for a {compute} build but the installed torch "
+                f"{torch.__version__} is {have}" + (f" and the {why}" if why else "")
             )
     return label
 
@@ -100,13 +94,6 @@ def main() -> None:
             f"(CUDA_HOME={CUDA_HOME}): set CUDA_HOME to a CUDA toolkit, or set "
             "CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE for a CPU-only build"
         )
-    if build_cuda and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
-        # The service's release default; without either variable torch picks
-        # the archs of the visible GPUs (or its own list).
-        arch_list = os.environ.get("CAUSAL_CONV1D_CUDA_ARCH_LIST", "").strip()
-        if arch_list:
-            os.environ["TORCH_CUDA_ARCH_LIST"] = arch_list
-
     version = read_version()
     label = local_label(build_cuda)
     if label:

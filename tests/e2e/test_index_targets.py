@@ -13,9 +13,9 @@ import pytest
 from support import S3Server, free_port, wait_until_serving
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.index import build_index, targets
-from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.index import build_index, deploy
 from wheel_matrix.index.verify import verify_index
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -112,7 +112,7 @@ def test_s3_bucket_serves_installers(
     client = boto3.client("s3", endpoint_url=s3)
     root = tmp_path / "index"
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cu130torch2.14")], root)
-    first = targets.publish_s3(root, "s3://wheels/simple", s3)
+    first = deploy.publish_s3(root, "s3://wheels/simple", s3)
     assert "simple/cu130/causal-conv1d/" in first.uploaded
     wheel = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
     head = client.head_object(Bucket="wheels", Key=f"simple/cu130/causal-conv1d/{wheel}")
@@ -122,7 +122,7 @@ def test_s3_bucket_serves_installers(
     assert page["ContentType"] == "application/vnd.pypi.simple.v1+json"
     # Incremental: a second publish with one more wheel uploads only what changed.
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.1+cu130torch2.14")], root)
-    second = targets.publish_s3(root, "s3://wheels/simple", s3)
+    second = deploy.publish_s3(root, "s3://wheels/simple", s3)
     assert not any(k.endswith("1.7.0+cu130torch2.14-py3-none-any.whl") for k in second.uploaded)
     assert any(k.endswith("1.7.1+cu130torch2.14-py3-none-any.whl") for k in second.uploaded)
     # The %2B hrefs resolve to the "+" keys; a bare "+" would be read as a space.
@@ -142,19 +142,19 @@ def test_s3_bucket_serves_installers(
         other,
     )
     with pytest.raises(UserError, match="already published with other bytes"):
-        targets.publish_s3(other, "s3://wheels/simple", s3)
+        deploy.publish_s3(other, "s3://wheels/simple", s3)
 
 
 def test_github_pages_tree(tmp_path: Path) -> None:
     root = tmp_path / "index"
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.0+cputorch2.13")], root)
     pages = tmp_path / "gh-pages"
-    first = targets.publish_pages(root, pages)
+    first = deploy.publish_pages(root, pages)
     assert ".nojekyll" in first.uploaded and (pages / ".nojekyll").is_file()
     assert verify_index(str(pages)).ok
-    assert targets.publish_pages(root, pages).uploaded == ()
+    assert deploy.publish_pages(root, pages).uploaded == ()
     build_index([make_wheel(tmp_path / "w", "causal-conv1d", "1.7.1+cputorch2.13")], root)
-    again = targets.publish_pages(root, pages)
+    again = deploy.publish_pages(root, pages)
     assert set(again.uploaded) == {
         "cpu/causal-conv1d/causal_conv1d-1.7.1+cputorch2.13-py3-none-any.whl",
         "cpu/causal-conv1d/causal_conv1d-1.7.1+cputorch2.13-py3-none-any.whl.metadata",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from wheel_matrix.configuration.matrix_file import load
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
 from wheel_matrix.index.verify import Expected, verify_index
-from wheel_matrix.model import load
 from wheel_matrix.plan import cells, channel_torches
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 

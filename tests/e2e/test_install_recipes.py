@@ -28,12 +28,12 @@ import pytest
 import tomllib
 from support import free_port, wait_until_serving
 
-from wheel_matrix import model
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.recipes import Recipes, Step
-from wheel_matrix.label import label_of_version
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import cells, pypi_channels
+from wheel_matrix.plan.label import label_of_version
+from wheel_matrix.plan.recipes import Recipes, Step
 from wheel_matrix.render import newest_pypi_recipes
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +80,7 @@ class Served:
 
     def recipes(self) -> Recipes:
         """The README's recipes (the same function renders them), for this index's URL."""
-        matrix = model.load()
+        matrix = matrix_file.load()
         return newest_pypi_recipes(cells(matrix), matrix.torch_index, self.base)
 
 
@@ -88,8 +88,8 @@ class Served:
 def served(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The built wheel in a served index, listed in its channel and (PyPI's build) in pypi."""
     label = label_of_version(built_wheel.name.split("-")[1])
-    pypi = pypi_channels(model.load())
-    newest = cells(model.load())[0].torch.minor
+    pypi = pypi_channels(matrix_file.load())
+    newest = cells(matrix_file.load())[0].torch.minor
     if pypi.get(label.torch) != label.channel or label.torch != newest:
         pytest.fail(f"{built_wheel.name} is not the build for PyPI's newest torch {newest}, "
                     "whose recipes the README shows")
@@ -240,6 +240,9 @@ def test_poetry_recipe_locks_universally_and_installs(
     served: Served, tools: Path, tmp_path: Path
 ) -> None:
     env = client_env(tmp_path, tools=tools)
+    # Poetry's artifact cache keys on the file name: another build of the same cell
+    # (an earlier run's) must not be taken for this one.
+    env["POETRY_CACHE_DIR"] = str(tmp_path / "poetry-cache")
     project = tmp_path / "demo"
     project.mkdir()
     sh('poetry init -q -n --name demo --python ">=3.11"', project, env)

@@ -25,8 +25,8 @@ import pytest
 import tomllib
 from support import free_port, wait_until_serving
 
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.recipes import KINDS, recipes
+from wheel_matrix.plan.recipes import KINDS, recipes
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -198,7 +198,8 @@ def assert_shows(browser: Any, base: str, channel: str, torch: str, newest: str)
     got = {key: text_of(browser, f"out-{key}") for key in want}
     assert got == want, f"torch {torch}, {channel}"
     # Every recipe is the one the CLI prints (recipes.py), with the newest build's pin.
-    cli = recipes(base, channel, torch, newest, [], "https://download.pytorch.org/whl/{compute}")
+    torch_index = "https://download.pytorch.org/whl/{compute}"
+    cli = recipes(base, channel, torch, newest, [], torch_index, PROJECT)
     for kind, _title in KINDS:
         assert text_of(browser, f"out-{kind}") == cli[kind].text, kind
     # The uv project's lines are valid TOML that route causal-conv1d to the channel.

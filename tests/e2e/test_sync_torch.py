@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from support import free_port, wait_until_serving
 
-from wheel_matrix import model
-from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.configuration import matrix_file
+from wheel_matrix.configuration.sync import PYPI, read_releases
 from wheel_matrix.plan import cells
-from wheel_matrix.sync import PYPI, read_releases
+from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,7 @@ def test_sync_adds_a_new_torch_and_renders_it(registry: str, tmp_path: Path) -> 
     # Comments and order are kept; the new minor sits under torch:, before the cuda: notes.
     assert text.startswith((ROOT / "matrix.yaml").read_text().split("axes:")[0])
     assert text.index('"2.16":') < text.index("# Per-CUDA settings.") < text.index('"13.3":')
-    synced = model.load(matrix)
+    synced = matrix_file.load(matrix)
     assert synced.axes.torch[-1] == "2.16" and synced.axes.compute[-1] == "13.3"
     assert synced.torch["2.15"].version == "2.15.1"
     assert synced.cuda["13.3"].toolkit == "13.3.1"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import model, toolchain
+from wheel_matrix.backends import toolchain
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.errors import UserError
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ int launch(float* x, int n) {
 
 
 def test_pypi_toolkit_compiles_and_links(tmp_path: Path) -> None:
-    cuda = model.load(ROOT / "matrix.yaml").cuda["13.0"]
+    cuda = matrix_file.load(ROOT / "matrix.yaml").cuda["13.0"]
     kit = toolchain.provision_pypi_toolkit(cuda, tmp_path / "cache")
     assert kit.source == "pypi"
     assert toolchain.nvcc_version(kit.nvcc) == "13.0"
@@ -63,7 +64,7 @@ def test_pypi_toolkit_compiles_and_links(tmp_path: Path) -> None:
 
 
 def test_resolve_refuses_cuda_without_a_compiler(tmp_path: Path) -> None:
-    cuda = model.load(ROOT / "matrix.yaml").cuda["12.6"]
+    cuda = matrix_file.load(ROOT / "matrix.yaml").cuda["12.6"]
     if "12.6" in toolchain.system_toolkits():
         pytest.skip("this machine has a CUDA 12.6 toolkit")
     with pytest.raises(UserError, match=r"CUDA 12\.6 needs a system toolkit"):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +21,14 @@ import pytest
 from support import S3Server
 from workflow_runner import Run, load_workflow, run_job
 
-from wheel_matrix import model
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import cells
 
 pytestmark = pytest.mark.e2e
 
 
 def newest_cpu_cell() -> str:
-    return next(c.id for c in cells(model.load()) if c.cuda is None and c.arch == "x86_64")
+    return next(c.id for c in cells(matrix_file.load()) if c.cuda is None and c.arch == "x86_64")
 
 
 def matrix_entry(workflow: str, job: str, cell: str) -> dict[str, str]:
@@ -38,7 +40,8 @@ def matrix_entry(workflow: str, job: str, cell: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[Run]:
     s3_server.public_bucket("wheels")
-    base = tmp_path_factory.mktemp("actions")
+    # Short paths: job homes hold venvs, whose script shebangs have a length limit.
+    base = Path(tempfile.mkdtemp(prefix="gha-"))
     variables = {
         "INDEX_S3_URL": "s3://wheels/simple",
         "INDEX_BASE_URL": f"{s3_server.url}/wheels/simple/",
@@ -47,6 +50,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterat
     }
     aws = {**s3_server.env, "AWS_ENDPOINT_URL": s3_server.url}
     yield Run(base, variables=variables, aws=aws)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_render_check_job(run: Run) -> None:
@@ -58,7 +62,7 @@ def test_pull_request_builds_the_newest_cpu_cell(run: Run) -> None:
     cell = newest_cpu_cell()
     executed = run_job(run, "ci.yml", "build", matrix_entry("ci.yml", "build", cell))
     assert executed[-1] == 'nox -s "build-cell(${CELL})"'
-    workspace = next((run.base / "jobs").glob("ci.yml-build*")) / "work"
+    workspace = run.base / "jobs" / f"j{run.jobs}" / "work"
     (wheel,) = (workspace / "dist" / "wheels").glob("*.whl")
     assert "+cputorch" in wheel.name
     assert (workspace / "dist" / "index" / "cpu" / "causal-conv1d" / "index.json").is_file()

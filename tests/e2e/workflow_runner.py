@@ -61,6 +61,7 @@ class Run:
     variables: Mapping[str, str] = field(default_factory=dict)
     aws: Mapping[str, str] = field(default_factory=dict)  # configure-aws-credentials' result
     log: list[str] = field(default_factory=list)
+    jobs: int = 0  # jobs run so far
 
     @property
     def artifacts(self) -> Path:
@@ -235,7 +236,9 @@ def run_job(
     if matrix is not None and matrix not in include:
         raise AssertionError(f"{workflow} {job_id}: no matrix entry {dict(matrix)}")
     name = f"{workflow}:{job_id}" + (f"({next(iter(matrix.values()))})" if matrix else "")
-    home = run.base / "jobs" / name.replace("/", "_").replace(":", "-")
+    # Short and plain: console-script shebangs break on long paths or parentheses.
+    run.jobs += 1
+    home = run.base / "jobs" / f"j{run.jobs}"
     job = Job(run, name, spec, matrix or {}, home=home / "home", workspace=home / "work")
     job.home.mkdir(parents=True)
     files = {k: home / f"{k.lower()}" for k in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT")}

@@ -1,4 +1,4 @@
-"""The host backend's plan: environment, torch source and paths, decided as data."""
+"""The host backend's plan of a build: paths, environment and jobs, decided as data."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import model
-from wheel_matrix.build import BuildOptions, default_jobs, plan_build, sync_sources
+from wheel_matrix import locks
+from wheel_matrix.backends.host import plan_build
+from wheel_matrix.backends.options import BuildOptions, sync_sources
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import find_cell
+from wheel_matrix.plan.decisions import BuildSpec, decide
 
 
 @pytest.fixture
@@ -18,60 +21,40 @@ def options(tmp_path: Path) -> BuildOptions:
         cache=tmp_path / "cache",
         jobs=3,
         python="/usr/bin/python3.11",
-        torch_index="https://download.pytorch.org/whl/{compute}",
         ccache=None,
     )
 
 
-def test_cuda_cell_env(
+def spec_of(small_matrix_path: Path, cell_id: str) -> BuildSpec:
+    matrix = matrix_file.load(small_matrix_path)
+    return decide(find_cell(matrix, cell_id), "", matrix.test_arch)
+
+
+def test_cuda_cell(
     small_matrix_path: Path, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
-    cell = find_cell(model.load(small_matrix_path), "torch2.14-cu130")
-    plan = plan_build(cell, options)
-    assert dict(plan.env) == {
-        "CAUSAL_CONV1D_LOCAL_VERSION": "cu130torch2.14",
-        "CAUSAL_CONV1D_PY_LIMITED_API": "cp310",
-        "MAX_JOBS": "3",
-        "TORCH_CUDA_ARCH_LIST": "9.0;10.0+PTX",
-    }
-    # PyPI's torch 2.14 is the CUDA 13.0 build: no extra index.
-    assert plan.torch_install == ("torch==2.14.1",)
-    assert plan.venv == options.cache / "venvs" / "python3.11-torch2.14.1-cu130"
-    assert plan.wheels == options.dist / "wheels"
+    spec = spec_of(small_matrix_path, "torch2.14-cu130")
+    build = plan_build(spec, options)
+    assert dict(build.env) == {**spec.env, "MAX_JOBS": "3", "TORCH_CUDA_ARCH_LIST": "9.0;10.0+PTX"}
+    assert build.venv == options.cache / "venvs" / "python3.11-torch2.14.1-cu130"
+    assert build.wheels == options.dist / "wheels"
+    assert build.work == options.cache / "work" / "torch2.14-cu130-x86_64"
 
 
-def test_arch_list_override_order(
+def test_the_purpose_picks_the_plans_arch_list(
     small_matrix_path: Path, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cell = find_cell(model.load(small_matrix_path), "torch2.14-cu130")
-    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")
-    assert plan_build(cell, options).env["TORCH_CUDA_ARCH_LIST"] == "9.0"
-    explicit = BuildOptions(**{**options.__dict__, "arch_list": "8.0"})
-    assert plan_build(cell, explicit).env["TORCH_CUDA_ARCH_LIST"] == "8.0"
+    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
+    spec = spec_of(small_matrix_path, "torch2.14-cu130")
+    test = BuildOptions(**{**options.__dict__, "purpose": "test"})
+    assert plan_build(spec, test).env["TORCH_CUDA_ARCH_LIST"] == "9.0"
 
 
-def test_cpu_cell_skips_cuda(small_matrix_path: Path, options: BuildOptions) -> None:
-    cell = find_cell(model.load(small_matrix_path), "torch2.13-cpu")
-    plan = plan_build(cell, options)
-    assert plan.env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] == "TRUE"
-    assert "TORCH_CUDA_ARCH_LIST" not in plan.env
-    assert plan.env["CAUSAL_CONV1D_LOCAL_VERSION"] == "cputorch2.13"
-
-
-def test_torch_missing_from_pypi_uses_torch_index(
-    small_matrix_path: Path, options: BuildOptions
-) -> None:
-    cell = find_cell(model.load(small_matrix_path), "torch2.14-cu126")
-    assert plan_build(cell, options).torch_install == (
-        "torch==2.14.1",
-        "--extra-index-url",
-        "https://download.pytorch.org/whl/cu126",
-    )
-
-
-def test_default_jobs_is_positive() -> None:
-    assert 1 <= default_jobs(cuda=True) <= default_jobs(cuda=False)
+def test_cpu_cell_has_no_arch_list(small_matrix_path: Path, options: BuildOptions) -> None:
+    build = plan_build(spec_of(small_matrix_path, "torch2.13-cpu"), options)
+    assert build.env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] == "TRUE"
+    assert "TORCH_CUDA_ARCH_LIST" not in build.env
 
 
 def test_sync_sources_mirrors_and_prunes(tmp_path: Path) -> None:
@@ -91,7 +74,7 @@ def test_sync_sources_mirrors_and_prunes(tmp_path: Path) -> None:
 
 
 def test_compile_progress_names_each_ninja_step(capsys: pytest.CaptureFixture[str]) -> None:
-    from wheel_matrix.build import compile_progress
+    from wheel_matrix.backends.host import compile_progress
 
     compile_progress(
         "  [2/6] /usr/local/cuda/bin/nvcc --generate-dependencies-with-compile "
@@ -105,14 +88,13 @@ def test_compile_progress_names_each_ninja_step(capsys: pytest.CaptureFixture[st
 def test_a_second_build_of_the_same_cell_is_refused(
     small_matrix_path: Path, options: BuildOptions
 ) -> None:
-    from wheel_matrix import filelock
-    from wheel_matrix.build import run_build
+    from wheel_matrix.backends.host import run_build
     from wheel_matrix.errors import UserError
 
-    plan = plan_build(find_cell(model.load(small_matrix_path), "torch2.14-cu130"), options)
+    build = plan_build(spec_of(small_matrix_path, "torch2.14-cu130"), options)
     with (
-        filelock.locked(plan.work, what="test"),
+        locks.exclusive(build.work.parent / f".{build.work.name}.lock", what="test"),
         pytest.raises(UserError, match=r"another build of torch2\.14-cu130-x86_64 holds"),
     ):
-        run_build(plan, options)
-    assert not plan.venv.exists()  # refused before any work
+        run_build(build, options)
+    assert not build.venv.exists()  # refused before any work

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import model
-from wheel_matrix.check import check_wheel, inspect
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.errors import UserError
-from wheel_matrix.index.makewheel import make_wheel
 from wheel_matrix.plan import Cell, find_cell
+from wheel_matrix.wheel.check import check_wheel, non_abi3_symbols
+from wheel_matrix.wheel.make import make_wheel
 
 TAG = "cp310-abi3-manylinux_2_28_x86_64"
 
@@ -29,7 +29,7 @@ def _library(tmp_path: Path, body: str) -> bytes:
 
 @pytest.fixture
 def cell(small_matrix_path: Path) -> Cell:
-    return find_cell(model.load(small_matrix_path), "torch2.14-cu130")
+    return find_cell(matrix_file.load(small_matrix_path), "torch2.14-cu130")
 
 
 def test_honest_wheel_passes(cell: Cell, tmp_path: Path) -> None:
@@ -45,7 +45,20 @@ def test_honest_wheel_passes(cell: Cell, tmp_path: Path) -> None:
     )
     facts = check_wheel(wheel, cell)
     assert facts.libraries == ("causal_conv1d/_C.abi3.so",)
-    assert facts.cpython_symbols == ()
+    assert non_abi3_symbols(wheel) == ()
+
+
+def test_a_name_that_disagrees_with_metadata_is_refused_first(cell: Cell, tmp_path: Path) -> None:
+    wheel = make_wheel(
+        tmp_path / "w",
+        "causal-conv1d",
+        "1.7.0+cu130torch2.13",
+        tag=TAG,
+        filename=f"causal_conv1d-1.7.0+cu130torch2.14-{TAG}.whl",
+    )
+    with pytest.raises(UserError, match=r"file name says version 1\.7\.0\+cu130torch2\.14, "
+                       r"METADATA says 1\.7\.0\+cu130torch2\.13"):
+        check_wheel(wheel, cell)
 
 
 def test_every_fault_is_named(cell: Cell, tmp_path: Path) -> None:
@@ -55,13 +68,11 @@ def test_every_fault_is_named(cell: Cell, tmp_path: Path) -> None:
         "1.7.0+cu130torch2.13",
         tag="cp311-cp311-linux_x86_64",
         requires_dist=["torch>=2.0"],
-        filename="causal_conv1d-1.7.0+cu130torch2.14-cp311-cp311-linux_x86_64.whl",
     )
     with pytest.raises(UserError) as info:
         check_wheel(wheel, cell)
     message = str(info.value)
     for fault in (
-        "file name says 1.7.0+cu130torch2.14, METADATA says 1.7.0+cu130torch2.13",
         "the cell needs 1.7.0+cu130torch2.14",
         "Requires-Dist pins no torch, the cell needs torch==2.14.*",
         "holds no compiled library",
@@ -71,10 +82,11 @@ def test_every_fault_is_named(cell: Cell, tmp_path: Path) -> None:
         assert fault in message
 
 
-def test_cpython_symbols_break_abi3(cell: Cell, tmp_path: Path) -> None:
+def test_symbols_outside_the_stable_abi_break_abi3(cell: Cell, tmp_path: Path) -> None:
+    # A private CPython function: not in the stable ABI, so the abi3 tag would lie.
     lib = _library(
         tmp_path,
-        "extern void* PyLong_FromLong(long);\nvoid* one(void) { return PyLong_FromLong(1); }\n",
+        "extern void* _PyLong_Copy(void*);\nvoid* one(void* x) { return _PyLong_Copy(x); }\n",
     )
     wheel = make_wheel(
         tmp_path / "w",
@@ -84,6 +96,6 @@ def test_cpython_symbols_break_abi3(cell: Cell, tmp_path: Path) -> None:
         requires_dist=["torch==2.14.*"],
         files={"causal_conv1d/_C.abi3.so": lib},
     )
-    assert inspect(wheel).cpython_symbols == ("PyLong_FromLong",)
-    with pytest.raises(UserError, match=r"uses the CPython API \(PyLong_FromLong\)"):
+    assert non_abi3_symbols(wheel) == ("_PyLong_Copy",)
+    with pytest.raises(UserError, match=r"outside the stable ABI \(_PyLong_Copy\)"):
         check_wheel(wheel, cell)

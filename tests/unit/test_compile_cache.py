@@ -9,16 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import build, compile_cache, model, render
-from wheel_matrix.plan import find_cell
+from wheel_matrix.backends import compile_cache, host
+from wheel_matrix.backends.options import BuildOptions
+from wheel_matrix.configuration import matrix_file
+from wheel_matrix.plan import container, find_cell
+from wheel_matrix.plan.caching import COMPILERS, CompileCache
+from wheel_matrix.plan.decisions import BuildSpec, decide
+
+
+def spec_of(small_matrix_path: Path, cell_id: str) -> BuildSpec:
+    matrix = matrix_file.load(small_matrix_path)
+    return decide(find_cell(matrix, cell_id), "", matrix.test_arch)
 
 
 def test_host_plan_routes_compilers_through_ccache(
     tmp_path: Path, small_matrix_path: Path
 ) -> None:
-    options = build.BuildOptions(dist=tmp_path / "dist", cache=tmp_path / "cache", jobs=2,
-                                 ccache="/usr/bin/ccache")
-    plan = build.plan_build(find_cell(model.load(small_matrix_path), "torch2.14-cu130"), options)
+    options = BuildOptions(dist=tmp_path / "dist", cache=tmp_path / "cache", jobs=2,
+                           ccache="/usr/bin/ccache")
+    plan = host.plan_build(spec_of(small_matrix_path, "torch2.14-cu130"), options)
     cache = plan.compile_cache
     assert cache is not None
     assert cache.directory == str(tmp_path / "cache" / "ccache" / "store")
@@ -31,28 +40,28 @@ def test_host_plan_routes_compilers_through_ccache(
 
 
 def test_no_ccache_means_no_cache_variables(tmp_path: Path, small_matrix_path: Path) -> None:
-    options = build.BuildOptions(dist=tmp_path, cache=tmp_path, ccache=None)
-    plan = build.plan_build(find_cell(model.load(small_matrix_path), "torch2.13-cpu"), options)
+    options = BuildOptions(dist=tmp_path, cache=tmp_path, ccache=None)
+    plan = host.plan_build(spec_of(small_matrix_path, "torch2.13-cpu"), options)
     assert plan.compile_cache is None
     assert not [k for k in plan.env if k.startswith("CCACHE") or k == "PYTORCH_NVCC"]
 
 
 def test_container_uses_the_same_variables() -> None:
-    host = compile_cache.CompileCache("/x/ccache", "/d", "/s", "/b").env()
-    container = render.CONTAINER_CACHE.env()
-    assert host.keys() == container.keys()
-    assert container["CCACHE_DIR"] == render.CCACHE_DIR
-    assert container["PYTORCH_NVCC"] == "/opt/ccache/bin/nvcc"
+    on_host = CompileCache("/x/ccache", "/d", "/s", "/b").env()
+    inside = container.CACHE.env()
+    assert on_host.keys() == inside.keys()
+    assert inside["CCACHE_DIR"] == container.CCACHE_DIR
+    assert inside["PYTORCH_NVCC"] == "/opt/ccache/bin/nvcc"
 
 
 def test_install_shims_is_idempotent(tmp_path: Path) -> None:
-    cache = compile_cache.CompileCache("/usr/bin/ccache", str(tmp_path / "store"),
+    cache = CompileCache("/usr/bin/ccache", str(tmp_path / "store"),
                                        str(tmp_path / "bin"), str(tmp_path))
     compile_cache.install_shims(cache)
     compile_cache.install_shims(cache)
-    for name in compile_cache.COMPILERS:
+    for name in COMPILERS:
         assert os.readlink(tmp_path / "bin" / name) == "/usr/bin/ccache"
-    moved = compile_cache.CompileCache("/opt/ccache", cache.directory, cache.shims, cache.basedir)
+    moved = CompileCache("/opt/ccache", cache.directory, cache.shims, cache.basedir)
     compile_cache.install_shims(moved)
     assert os.readlink(tmp_path / "bin" / "c++") == "/opt/ccache"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.index import build_index, simple
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import read_wheels, wheels_in
-from wheel_matrix.index.wheelfile import read_wheel
+from wheel_matrix.index import build_index, pages
+from wheel_matrix.index.store import read_wheels, wheels_in
+from wheel_matrix.wheel.facts import read_wheel
+from wheel_matrix.wheel.make import make_wheel
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 VERSIONS = ["1.7.0+cputorch2.13", "1.7.0+cu130torch2.14", "1.7.0+cu130torch2.13"]
@@ -36,7 +36,7 @@ def index(tmp_path: Path) -> Path:
 def test_one_simple_root_per_channel(index: Path) -> None:
     assert sorted(p.name for p in index.iterdir() if p.is_dir()) == ["cpu", "cu130"]
     for channel in ("cpu", "cu130"):
-        anchors, meta = simple.parse_html((index / channel / "index.html").read_text())
+        anchors, meta = pages.parse_html((index / channel / "index.html").read_text())
         assert [a.href for a in anchors] == ["causal-conv1d/"]
         assert meta["pypi:repository-version"] == "1.1"
         doc = json.loads((index / channel / "index.json").read_text())
@@ -46,7 +46,7 @@ def test_one_simple_root_per_channel(index: Path) -> None:
 
 def test_project_page_links_hashes_and_metadata(index: Path) -> None:
     folder = index / "cu130" / "causal-conv1d"
-    anchors, _ = simple.parse_html((folder / "index.html").read_text())
+    anchors, _ = pages.parse_html((folder / "index.html").read_text())
     assert [a.text for a in anchors] == [
         "causal_conv1d-1.7.0+cu130torch2.13-py3-none-any.whl",
         "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl",
@@ -104,10 +104,10 @@ def test_project_name_is_normalised(tmp_path: Path) -> None:
 
 
 def test_html_escaping_of_attributes(tmp_path: Path) -> None:
-    page = simple.ProjectPage(
-        simple.canonicalize_name("x"),
+    page = pages.ProjectPage(
+        pages.canonicalize_name("x"),
         (
-            simple.IndexFile(
+            pages.IndexFile(
                 filename="x-1.0+cputorch2.1-py3-none-any.whl",
                 sha256="0" * 64,
                 size=1,
@@ -118,21 +118,21 @@ def test_html_escaping_of_attributes(tmp_path: Path) -> None:
             ),
         ),
     )
-    text = simple.project_html(page).decode()
+    text = pages.project_html(page).decode()
     assert 'data-requires-python="&lt;4,&gt;=3.10&quot;"' in text
     assert 'data-yanked="broken &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;"' in text
     assert "data-core-metadata" not in text
-    (anchor,), _ = simple.parse_html(text)
+    (anchor,), _ = pages.parse_html(text)
     assert anchor.get("data-yanked") == 'broken <b>"&"</b>'
-    doc = json.loads(simple.project_json(page))
+    doc = json.loads(pages.project_json(page))
     assert doc["files"][0]["yanked"] == 'broken <b>"&"</b>'
     assert doc["files"][0]["core-metadata"] is False
 
 
 def test_json_page_reads_back_into_the_same_state(index: Path) -> None:
     raw = (index / "cu130" / "causal-conv1d" / "index.json").read_bytes()
-    page = simple.load_project_json(raw, "page")
-    assert simple.project_json(page) == raw
+    page = pages.load_project_json(raw, "page")
+    assert pages.project_json(page) == raw
 
 
 def test_rebuilding_the_same_wheels_writes_nothing(tmp_path: Path, index: Path) -> None:

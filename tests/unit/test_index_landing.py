@@ -10,11 +10,12 @@ import pytest
 import tomllib
 
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import set_yanked
-from wheel_matrix.index.recipes import KINDS, marker, recipes
+from wheel_matrix.index.store import PlanFacts, set_yanked
+from wheel_matrix.plan.recipes import KINDS, marker, recipes
+from wheel_matrix.wheel.make import make_wheel
 
 TORCH_INDEX = "https://download.pytorch.org/whl/{compute}"
+CC1D = "causal-conv1d"
 
 
 def embedded(html: str) -> dict[str, object]:
@@ -30,7 +31,7 @@ def test_landing_lists_channels_and_embeds_every_recipe(tmp_path: Path) -> None:
         [make_wheel(tmp_path / "w", "causal-conv1d", v) for v in versions],
         tmp_path / "index",
         base_url="https://w.example/",
-        pypi={"2.14": "cu130"},
+        told=PlanFacts(CC1D, {"2.14": "cu130"}, TORCH_INDEX),
     )
     set_yanked(tmp_path / "index", "1.6.0", base_url="https://w.example/")
     html = (tmp_path / "index" / "index.html").read_text()
@@ -47,7 +48,9 @@ def test_landing_lists_channels_and_embeds_every_recipe(tmp_path: Path) -> None:
     assert isinstance(built, dict)
     pypi = built["pypi"]["2.14"]
     assert pypi["version"] == "1.7.0+cu130torch2.14"  # the yanked 1.6.0 is never offered
-    want = recipes("https://w.example/", "pypi", "2.14", "1.7.0+cu130torch2.14", [], TORCH_INDEX)
+    want = recipes(
+        "https://w.example/", "pypi", "2.14", "1.7.0+cu130torch2.14", [], TORCH_INDEX, CC1D
+    )
     assert pypi["recipes"] == {r.kind: r.text for r in want.items}
     assert sorted(built["cpu"]) == ["2.13"]
     # Self-contained: nothing fetched from elsewhere (the favicon is a data: URL).
@@ -56,7 +59,8 @@ def test_landing_lists_channels_and_embeds_every_recipe(tmp_path: Path) -> None:
 
 def test_pypi_recipes_guard_every_client() -> None:
     found = recipes(
-        "https://w.example", "pypi", "2.15", "1.7.0+cu132torch2.15", ["x86_64", "aarch64"], ""
+        "https://w.example", "pypi", "2.15", "1.7.0+cu132torch2.15", ["x86_64", "aarch64"], "",
+        CC1D,
     )
     assert found.url == "https://w.example/pypi/"
     assert [r.kind for r in found.items] == [kind for kind, _ in KINDS]
@@ -84,7 +88,7 @@ def test_pypi_recipes_guard_every_client() -> None:
 
 def test_compute_channel_recipes_take_torch_from_pytorchs_index() -> None:
     found = recipes("https://w.example/", "cu126", "2.14", "1.7.0+cu126torch2.14", ["x86_64"],
-                    TORCH_INDEX)
+                    TORCH_INDEX, CC1D)
     torch_url = "https://download.pytorch.org/whl/cu126"
     assert f"--extra-index-url {torch_url} " in found["pip"].text
     assert f"--extra-index-url {torch_url} " in found["uv_pip"].text

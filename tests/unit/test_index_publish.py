@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.index import build_index, simple, transaction
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import set_yanked
-from wheel_matrix.index.transaction import Write
+from wheel_matrix.index import build_index, journal, pages
+from wheel_matrix.index.journal import Write
+from wheel_matrix.index.store import set_yanked
 from wheel_matrix.index.verify import verify_index
+from wheel_matrix.wheel.make import make_wheel
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ def test_published_files_are_immutable(tmp_path: Path, index: Path) -> None:
         build_index([fresh, changed], index)
     # Refused as a whole: not even the innocent wheel was published.
     assert snapshot(index) == before
-    assert not transaction.staging_path(index).exists()
+    assert not journal.staging_path(index).exists()
 
 
 def test_yank_and_unyank_one_label(index: Path) -> None:
@@ -79,14 +79,14 @@ def test_yank_and_unyank_one_label(index: Path) -> None:
     wheel = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
     assert report.files == (f"cu130/causal-conv1d/{wheel}",)
     assert "cpu/causal-conv1d/index.html" not in report.written
-    (anchor,), _ = simple.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
+    (anchor,), _ = pages.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
     assert anchor.get("data-yanked") == "miscompiled"
     doc = json.loads((index / "cu130/causal-conv1d/index.json").read_text())
     assert doc["files"][0]["yanked"] == "miscompiled"
     assert verify_index(str(index)).ok
     assert set_yanked(index, "1.7.0+cu130torch2.14", reason="miscompiled").written == ()
     set_yanked(index, "1.7.0+cu130torch2.14", reason=None)
-    (anchor,), _ = simple.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
+    (anchor,), _ = pages.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
     assert not anchor.has("data-yanked")
     assert (
         json.loads((index / "cu130/causal-conv1d/index.json").read_text())["files"][0]["yanked"]
@@ -100,7 +100,7 @@ def test_yank_without_reason_and_across_channels(index: Path) -> None:
     for channel in ("cpu", "cu126", "cu130"):
         doc = json.loads((index / channel / "causal-conv1d/index.json").read_text())
         assert doc["files"][0]["yanked"] is True
-        (anchor,), _ = simple.parse_html((index / channel / "causal-conv1d/index.html").read_text())
+        (anchor,), _ = pages.parse_html((index / channel / "causal-conv1d/index.html").read_text())
         assert anchor.get("data-yanked") == ""
     landing = json.loads((index / "channels.json").read_text())["channels"]
     assert landing["cpu"]["causal-conv1d"] == [
@@ -118,20 +118,20 @@ def test_yank_unknown_version_names_near_misses(index: Path) -> None:
 
 
 def test_a_held_lock_stops_a_second_publish(tmp_path: Path, index: Path) -> None:
-    with transaction.locked(index), pytest.raises(UserError, match="another publish holds"):
+    with journal.locked(index), pytest.raises(UserError, match="another publish holds"):
         build_index([wheel(tmp_path / "w", "1.7.3+cputorch2.13")], index, lock_timeout=0.2)
 
 
 def test_interrupted_commit_is_rolled_forward(tmp_path: Path, index: Path) -> None:
     """A journal left by a kill mid-commit: the next publish finishes it first."""
-    staging = transaction.staging_path(index)
+    staging = journal.staging_path(index)
     page = (index / "cpu/causal-conv1d/index.html").read_bytes()
     (staging / "cpu/causal-conv1d").mkdir(parents=True)
     (staging / "cpu/causal-conv1d/index.html").write_bytes(page.replace(b"Links", b"Moved"))
-    (staging / transaction.JOURNAL).write_text(
+    (staging / journal.JOURNAL).write_text(
         json.dumps(["cpu/causal-conv1d/already-moved.whl", "cpu/causal-conv1d/index.html"])
     )
-    assert transaction.pending(index)
+    assert journal.pending(index)
     assert verify_index(str(index)).notes  # says a publish is pending
     build_index([], index)
     assert not staging.exists()
@@ -140,17 +140,17 @@ def test_interrupted_commit_is_rolled_forward(tmp_path: Path, index: Path) -> No
 
 def test_staging_without_journal_is_discarded(tmp_path: Path, index: Path) -> None:
     before = snapshot(index)
-    staging = transaction.staging_path(index)
+    staging = journal.staging_path(index)
     (staging / "cpu").mkdir(parents=True)
     (staging / "cpu/index.html").write_bytes(b"half written")
-    assert transaction.recover(index) is False
+    assert journal.recover(index) is False
     assert not staging.exists() and snapshot(index) == before
 
 
 def test_commit_moves_in_order(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    with transaction.locked(root):
-        transaction.commit(root, [Write("a/b.txt", b"1"), Write("c.txt", b"2")])
+    with journal.locked(root):
+        journal.commit(root, [Write("a/b.txt", b"1"), Write("c.txt", b"2")])
     assert (root / "a/b.txt").read_bytes() == b"1" and (root / "c.txt").read_bytes() == b"2"
     with pytest.raises(AssertionError):
-        transaction.commit(root, [Write("x", b""), Write("x", b"")])
+        journal.commit(root, [Write("x", b""), Write("x", b"")])

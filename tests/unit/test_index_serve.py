@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
+from wheel_matrix.index.pages import HTML_V1, JSON_V1
 from wheel_matrix.index.serve import negotiate, serving
-from wheel_matrix.index.simple import HTML_V1, JSON_V1
+from wheel_matrix.wheel.make import make_wheel
 
 WHEEL = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
 

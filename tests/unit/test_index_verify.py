@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from wheel_matrix.cli import main
-from wheel_matrix.index import build_index, simple
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import load_project
+from wheel_matrix.index import build_index, pages
+from wheel_matrix.index.pages import IndexFile
 from wheel_matrix.index.serve import serving
-from wheel_matrix.index.simple import IndexFile
+from wheel_matrix.index.store import load_project
 from wheel_matrix.index.verify import Expected, verify_index
+from wheel_matrix.wheel.make import make_wheel
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 CU130 = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
@@ -39,8 +39,8 @@ def rewrite(index: Path, channel: str, change: object) -> None:
     assert page is not None
     page = page.with_files(change(list(page.files)))  # type: ignore[operator]
     folder = index / channel / "causal-conv1d"
-    (folder / "index.html").write_bytes(simple.project_html(page))
-    (folder / "index.json").write_bytes(simple.project_json(page))
+    (folder / "index.html").write_bytes(pages.project_html(page))
+    (folder / "index.json").write_bytes(pages.project_json(page))
 
 
 def plant_file(index: Path, channel: str, wheel: Path) -> None:
@@ -61,9 +61,12 @@ def plant_file(index: Path, channel: str, wheel: Path) -> None:
 
 
 def make_metadata(wheel: Path) -> bytes:
-    from wheel_matrix.index.wheelfile import read_metadata
+    """The METADATA inside ``wheel``, read as is (the wheel may be a deliberate liar)."""
+    import zipfile
 
-    return read_metadata(wheel)
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return archive.read(name)
 
 
 def faults(index: Path) -> list[str]:
@@ -136,7 +139,7 @@ def test_html_and_json_disagree(index: Path) -> None:
     page = load_project(index, "cpu", "causal-conv1d")
     assert page is not None
     yanked = page.with_files([replace(page.files[0], yanked="")])
-    (index / "cpu/causal-conv1d/index.html").write_bytes(simple.project_html(yanked))
+    (index / "cpu/causal-conv1d/index.html").write_bytes(pages.project_html(yanked))
     assert f"cpu/causal-conv1d/{CPU}: JSON and HTML pages disagree about this file" in faults(index)
 
 
@@ -173,7 +176,7 @@ SMALL = Expected({"cpu": ["2.13", "2.14"], "cu130": ["2.13", "2.14"]}, "matrix-s
 
 
 def test_plan_from_an_expectation_names_each_missing_torch() -> None:
-    from wheel_matrix.index.verify import plan_resolution
+    from wheel_matrix.index.expectations import plan_resolution
 
     plan = plan_resolution(
         ["cpu", "cu130", "cu118"],
@@ -196,7 +199,7 @@ def test_plan_from_an_expectation_names_each_missing_torch() -> None:
 
 
 def test_plan_named_torches_or_the_channels_own() -> None:
-    from wheel_matrix.index.verify import plan_resolution
+    from wheel_matrix.index.expectations import plan_resolution
 
     live = {"cpu": {"2.9", "2.12"}}
     named = plan_resolution(["cpu"], live, torches=["2.13", "2.10"], expected=SMALL)

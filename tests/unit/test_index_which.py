@@ -10,11 +10,14 @@ import pytest
 from wheel_matrix.cli import main
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import build_index
-from wheel_matrix.index.makewheel import make_wheel
-from wheel_matrix.index.publish import set_yanked
+from wheel_matrix.index.store import PlanFacts, set_yanked
 from wheel_matrix.index.which import LocalEnv, choose, inspect, load_channels
+from wheel_matrix.wheel.make import make_wheel
 
 BASE = "https://wheels.example/"
+TOLD = PlanFacts(
+    "causal-conv1d", {"2.13": "cu130", "2.14": "cu130"}, "https://download.pytorch.org/whl/{compute}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "1.11.0+cu130torch2.14",
     ]
     wheels = [make_wheel(tmp / "w", "causal-conv1d", v) for v in versions]
-    build_index(wheels, tmp / "index", pypi={"2.13": "cu130", "2.14": "cu130"})
+    build_index(wheels, tmp / "index", told=TOLD)
     set_yanked(tmp / "index", "1.11.0")
     return tmp / "index"
 

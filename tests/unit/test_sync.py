@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from wheel_matrix import model
+from wheel_matrix.configuration import matrix_file
+from wheel_matrix.configuration.sync import (
+    UpstreamRelease,
+    apply_sync,
+    cuda_of,
+    load_builds,
+    plan_sync,
+)
 from wheel_matrix.errors import ConfigError, UserError
-from wheel_matrix.sync import UpstreamRelease, apply_sync, cuda_of, load_builds, plan_sync
 
 
 def release(version: str, cuda: str | None = "13.0", toolkit: str | None = None) -> UpstreamRelease:
@@ -38,7 +44,7 @@ def test_cuda_of_reads_the_pins(requires: list[str], expected: tuple[str | None,
 
 
 def test_known_minor_gets_the_index_facts(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     changed = UpstreamRelease("2.14.2", ">=3.10", ("3.10", "3.11", "3.12"), "13.0", None, "2_28")
     plan = plan_sync(matrix, [release("2.13.0"), changed], {})
     assert plan.describe() == [
@@ -49,7 +55,7 @@ def test_known_minor_gets_the_index_facts(small_matrix_path: Path) -> None:
 
 
 def test_new_minor_takes_its_cuda_list_from_the_builds_file(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     plan = plan_sync(matrix, [release("2.15.0")], {"2.15": ["12.6", "13.0", "12.9"]})
     ((new, cuda),) = plan.new
     assert new.minor == "2.15" and cuda == ("12.6", "13.0")
@@ -60,14 +66,14 @@ def test_new_minor_takes_its_cuda_list_from_the_builds_file(small_matrix_path: P
 
 
 def test_new_minor_without_builds_entry_gets_its_pypi_cuda(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     plan = plan_sync(matrix, [release("2.15.0")], {})
     assert plan.new[0][1] == ("13.0",)
     assert "pytorch-builds.yaml doesn't say which CUDA versions" in plan.warnings[0]
 
 
 def test_new_cuda_version_is_patterned_on_its_major(small_matrix_path: Path) -> None:
-    matrix = model.load(small_matrix_path)
+    matrix = matrix_file.load(small_matrix_path)
     plan = plan_sync(matrix, [release("2.15.0", cuda="13.3", toolkit="13.3.1")], {})
     (cuda,) = plan.cuda
     assert (cuda.version, cuda.toolkit, cuda.image) == (
@@ -81,7 +87,7 @@ def test_new_cuda_version_is_patterned_on_its_major(small_matrix_path: Path) -> 
 
 
 def test_a_dropped_minor_stays_dropped(small_matrix_path: Path) -> None:
-    plan = plan_sync(model.load(small_matrix_path), [release("2.12.1")], {})
+    plan = plan_sync(matrix_file.load(small_matrix_path), [release("2.12.1")], {})
     assert not plan.changed
 
 
@@ -89,7 +95,7 @@ def test_apply_keeps_comments_and_order(small_matrix_path: Path, tmp_path: Path)
     path = tmp_path / "matrix.yaml"
     shutil.copy(small_matrix_path, path)
     before = path.read_text()
-    matrix = model.load(path)
+    matrix = matrix_file.load(path)
     plan = plan_sync(
         matrix,
         [release("2.14.2"), release("2.15.0", cuda="13.3", toolkit="13.3.1")],
@@ -103,7 +109,7 @@ def test_apply_keeps_comments_and_order(small_matrix_path: Path, tmp_path: Path)
     assert '  "2.15":\n    version: 2.15.0\n    python: ["3.10", "3.11", "3.12", "3.13"]\n' in after
     assert '    cuda: ["13.0", "13.3"]\n    pypi_cuda: "13.3"\n' in after
     assert "version: 2.14.2" in after
-    synced = model.load(path)
+    synced = matrix_file.load(path)
     assert synced.cuda["13.3"].arch_list == "9.0;10.0+PTX"
     assert list(synced.torch) == ["2.13", "2.14", "2.15"]
 

@@ -4,6 +4,6 @@
 the other modules serve, verify and publish that tree.
 """
 
-from wheel_matrix.index.publish import IndexReport, build_index
+from wheel_matrix.index.store import IndexReport, build_index
 
 __all__ = ["IndexReport", "build_index"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wheel_matrix.index.simple import JSON_V1
+from wheel_matrix.index.pages import JSON_V1
 
 HTML = "text/html; charset=utf-8"
 # Wheels and their .metadata are served as opaque bytes: their sha256 is checked,

@@ -19,8 +19,8 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.index.recipes import KINDS, PROJECT, PYPI_CHANNEL, Recipes, recipes
-from wheel_matrix.label import label_of_version
+from wheel_matrix.plan.label import label_of_version
+from wheel_matrix.plan.recipes import KINDS, PYPI_CHANNEL, Recipes, recipes
 
 DATA_FILE = "channels.json"
 # PYPI_CHANNEL is the channel for torch from PyPI: for each torch minor, the build
@@ -41,6 +41,7 @@ class IndexData:
     channels: LandingData = field(default_factory=dict)
     pypi: dict[str, str] = field(default_factory=dict)  # torch minor -> compute channel
     torch_index: str = DEFAULT_TORCH_INDEX  # PyTorch's index for a compute platform
+    project: str = ""  # the package the index is for (recipes, which-index, verify)
 
 
 def parse_data(raw: bytes, where: str) -> IndexData:
@@ -53,7 +54,9 @@ def parse_data(raw: bytes, where: str) -> IndexData:
             raise TypeError("channels and pypi must be objects")
         if not isinstance(torch_index, str):
             raise TypeError("torch_index must be a string")
-        return IndexData(channels, {str(k): str(v) for k, v in pypi.items()}, torch_index)
+        project = doc.get("project") or _only_project(channels)
+        pins = {str(k): str(v) for k, v in pypi.items()}
+        return IndexData(channels, pins, torch_index, str(project))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{where}: not a channels.json file: {exc}") from exc
 
@@ -75,7 +78,7 @@ def machines(filename: str) -> set[str]:
 def newest_builds(index: IndexData, channel: str) -> dict[str, dict[str, Any]]:
     """Torch minor -> the newest live build of the project in ``channel`` for it."""
     found: dict[str, dict[str, Any]] = {}
-    for entry in index.channels.get(channel, {}).get(PROJECT, []):
+    for entry in index.channels.get(channel, {}).get(index.project, []):
         if entry["yanked"]:
             continue
         torch = label_of_version(entry["version"]).torch
@@ -88,10 +91,21 @@ def channel_recipes(index: IndexData, channel: str, base_url: str) -> dict[str, 
     """Torch minor -> every client's recipe for the newest build in ``channel``."""
     return {
         torch: recipes(
-            base_url, channel, torch, entry["version"], entry.get("arches", []), index.torch_index
+            base_url,
+            channel,
+            torch,
+            entry["version"],
+            entry.get("arches", []),
+            index.torch_index,
+            index.project,
         )
         for torch, entry in newest_builds(index, channel).items()
     }
+
+
+def _only_project(channels: LandingData) -> str:
+    names = {p for projects in channels.values() for p in projects}
+    return next(iter(names)) if len(names) == 1 else ""
 
 
 def load_data(root: Path) -> IndexData:
@@ -102,7 +116,12 @@ def load_data(root: Path) -> IndexData:
 
 
 def data_json(data: IndexData) -> bytes:
-    doc = {"channels": data.channels, "pypi": data.pypi, "torch_index": data.torch_index}
+    doc = {
+        "channels": data.channels,
+        "pypi": data.pypi,
+        "torch_index": data.torch_index,
+        "project": data.project,
+    }
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
@@ -256,12 +275,12 @@ def landing_html(index: IndexData, base_url: str | None = None) -> bytes:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{PROJECT} wheels</title>
+<title>{escape(index.project)} wheels</title>
 <link rel="icon" href="data:,">
 <style>{_STYLE}</style>
 </head>
 <body>
-<h1>{PROJECT} wheels</h1>
+<h1>{escape(index.project)} wheels</h1>
 <p class="lead">One package index per compute platform, and <code>pypi</code> for torch
 from PyPI. Each channel URL is a simple repository (PEP 503 / PEP 691). Every recipe
 keeps its client on these wheels: never on upstream's source release, which cannot

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from wheel_matrix.index import http
-from wheel_matrix.index.simple import HTML_V1, JSON_V1, PAGE_HTML, PAGE_JSON
+from wheel_matrix.index.pages import HTML_V1, JSON_V1, PAGE_HTML, PAGE_JSON
 
 # Server preference when the client likes several equally: JSON is cheaper to parse.
 _OFFERS = (JSON_V1, HTML_V1, "text/html")

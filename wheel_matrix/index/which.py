@@ -22,8 +22,8 @@ from packaging.version import Version
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import landing
-from wheel_matrix.index.recipes import PROJECT, PYPI_CHANNEL, Recipes
-from wheel_matrix.label import compute_tag, label_of_version
+from wheel_matrix.plan.label import compute_tag, label_of_version
+from wheel_matrix.plan.recipes import PYPI_CHANNEL, Recipes
 
 _PROBE = """
 import json, sys
@@ -114,7 +114,7 @@ def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
     builds: dict[str, list[str]] = {}  # channel -> unyanked versions for env's torch
     torches: set[str] = set()
     for channel, projects in index.channels.items():
-        for entry in projects.get(PROJECT, []):
+        for entry in projects.get(index.project, []):
             if entry["yanked"]:
                 continue
             label = label_of_version(entry["version"])
@@ -129,7 +129,7 @@ def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
         )
     if not builds:
         raise UserError(
-            f"no {PROJECT} build for torch {env.torch_minor} in this index "
+            f"no {index.project} build for torch {env.torch_minor} in this index "
             f"(it has builds for torch {available})"
         )
     if env.torch_cuda is not None:
@@ -137,14 +137,14 @@ def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
         why = f"torch {env.torch} was built with CUDA {env.torch_cuda}"
         if channel not in builds:
             raise UserError(
-                f"no {PROJECT} build for torch {env.torch_minor} with CUDA {env.torch_cuda} "
+                f"no {index.project} build for torch {env.torch_minor} with CUDA {env.torch_cuda} "
                 f"(channel {channel}); this torch has builds in: {', '.join(sorted(builds))}"
             )
     else:
         channel, why = "cpu", f"torch {env.torch} is a CPU build"
         if channel not in builds:
             raise UserError(
-                f"no CPU build of {PROJECT} for torch {env.torch_minor}; "
+                f"no CPU build of {index.project} for torch {env.torch_minor}; "
                 f"it has builds in: {', '.join(sorted(builds))}"
             )
     from_pypi = env.torch_dist is not None and Version(env.torch_dist).local is None

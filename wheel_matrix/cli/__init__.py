@@ -1,0 +1,57 @@
+"""Command line: ``python -m wheel_matrix <command>``; the only place argparse is used.
+
+Each command module here exposes ``register(subparsers)`` and calls into the
+stages; this module only turns UserError into one line on stderr and exit
+code 2 (tracebacks with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from wheel_matrix import log
+from wheel_matrix.cli.args import Register
+from wheel_matrix.errors import UserError
+
+
+def _registrars() -> list[Register]:
+    """Every command's ``register`` hook, in the order ``--help`` lists them."""
+    from wheel_matrix.cli import build, index, render, sync
+
+    return [build.register, index.register, render.register, sync.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheel-matrix",
+        description="Build causal-conv1d wheels for a torch x CUDA x Python matrix and publish "
+        "them as a PEP 503 index.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="stream tool output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in _registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.VERBOSE = args.verbose
+    try:
+        result: int = args.func(args)
+    except UserError as err:
+        if args.debug:
+            raise
+        log.error(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

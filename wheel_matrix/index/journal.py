@@ -1,0 +1,153 @@
+"""Staged, journalled, ordered commits into a published folder, under a lock.
+
+A publish writes every new file into a staging folder beside the index, then
+records the list of moves in a journal, then moves each file into place with
+``os.replace`` (atomic per file) in an order that keeps every page valid at
+every instant: wheels and ``.metadata`` first, then the project pages that
+link to them, then the channel roots, then the landing page. A kill before
+the journal exists leaves the index untouched; a kill after it leaves pages
+that are each complete, and the next run (or ``recover``) rolls the journal
+forward. An exclusive ``flock`` on a file beside the index keeps two
+publishes from interleaving; readers that care (``verify``) take it shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheel_matrix import locks
+from wheel_matrix.errors import UserError
+
+JOURNAL = ".journal"
+# Inside the index, so that no command makes a file outside one; never published.
+LOCK = ".wheel-matrix.lock"
+
+
+def lock_path(root: Path) -> Path:
+    return root / LOCK
+
+
+def staging_path(root: Path) -> Path:
+    return root.parent / f".{root.name}.staging"
+
+
+@contextlib.contextmanager
+def locked(root: Path, *, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the index lock; a UserError if another holder keeps it past ``timeout``.
+
+    Readers (``shared``) write nothing; a writer makes the index folder first.
+    """
+    if shared:
+        with locks.shared(lock_path(root), what="publish", timeout=timeout):
+            yield
+        return
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root}: not an index folder")
+    root.mkdir(parents=True, exist_ok=True)
+    with locks.exclusive(lock_path(root), what="publish", timeout=timeout):
+        yield
+
+
+@dataclass(frozen=True)
+class Write:
+    """One file to put at ``relpath`` (posix, relative to the index root)."""
+
+    relpath: str
+    data: bytes | None = None  # page content, or
+    source: Path | None = None  # a file to copy (a wheel)
+    sha256: str | None = None  # the copy must hash to this
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_checked(source: Path, target: Path, sha256: str | None) -> None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with source.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise UserError(f"{source}: the file changed while it was being published")
+
+
+def pending(root: Path) -> bool:
+    """Whether an interrupted commit is waiting to be rolled forward."""
+    return (staging_path(root) / JOURNAL).is_file()
+
+
+def recover(root: Path) -> bool:
+    """Finish a commit that a kill interrupted, or discard unfinished staging.
+
+    Call with the lock held. Returns True if a journal was rolled forward.
+    """
+    staging = staging_path(root)
+    if not staging.exists():
+        return False
+    journal = staging / JOURNAL
+    if not journal.is_file():
+        shutil.rmtree(staging)
+        return False
+    _replay(root, staging, json.loads(journal.read_text()))
+    return True
+
+
+def _replay(root: Path, staging: Path, relpaths: Sequence[str]) -> None:
+    for relpath in relpaths:
+        staged = staging / relpath
+        if not staged.exists():
+            continue  # moved before the interruption
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+    (staging / JOURNAL).unlink()
+    shutil.rmtree(staging)
+
+
+def commit(root: Path, writes: Sequence[Write]) -> None:
+    """Stage ``writes``, journal them, and move them into ``root`` in order.
+
+    Call with the lock held, after ``recover``.
+    """
+    if not writes:
+        return
+    staging = staging_path(root)
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    seen: set[str] = set()
+    for write in writes:
+        bad = write.relpath.startswith(("/", "..")) or write.relpath == JOURNAL
+        if bad or write.relpath in seen:
+            raise AssertionError(f"bad or repeated write {write.relpath!r}")
+        seen.add(write.relpath)
+        target = staging / write.relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if write.source is not None:
+            _copy_checked(write.source, target, write.sha256)
+        else:
+            with target.open("wb") as out:
+                out.write(write.data or b"")
+                out.flush()
+                os.fsync(out.fileno())
+    tmp = staging / (JOURNAL + ".tmp")
+    tmp.write_text(json.dumps([w.relpath for w in writes]))
+    _fsync_dir(staging)
+    os.replace(tmp, staging / JOURNAL)  # the commit point
+    _fsync_dir(staging)
+    _replay(root, staging, [w.relpath for w in writes])
