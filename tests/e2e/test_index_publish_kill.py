@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from wheel_matrix.index import build_index, journal
-from wheel_matrix.index.store import load_all
+from wheel_matrix.index.store import channels_of, load_channel, load_project
 from wheel_matrix.index.verify import verify_index
 from wheel_matrix.wheel.make import make_wheel
 
@@ -28,9 +28,13 @@ PUBLISH = (
 
 
 def published(root: Path) -> set[str]:
-    return {
-        f.filename for pages in load_all(root).values() for p in pages.values() for f in p.files
-    }
+    """Every file the project pages of every channel list."""
+    found = set()
+    for channel in channels_of(root):
+        for project in load_channel(root, channel):
+            page = load_project(root, channel, project)
+            found |= {f.filename for f in page.files} if page else set()
+    return found
 
 
 def kill_when(argv: list[str], ready: Path, delay: float) -> bool:

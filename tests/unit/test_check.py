@@ -99,3 +99,22 @@ def test_symbols_outside_the_stable_abi_break_abi3(cell: Cell, tmp_path: Path) -
     assert non_abi3_symbols(wheel) == ("_PyLong_Copy",)
     with pytest.raises(UserError, match=r"outside the stable ABI \(_PyLong_Copy\)"):
         check_wheel(wheel, cell)
+
+
+def test_a_wheel_needing_a_newer_glibc_than_torch_is_no_release(
+    cell: Cell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = _library(tmp_path, "int scale(int x) { return 2 * x; }\n")
+    wheel = make_wheel(
+        tmp_path / "w",
+        "causal-conv1d",
+        cell.version,
+        tag="cp310-abi3-manylinux_2_35_x86_64",  # torch 2.14's own wheels are manylinux_2_28
+        requires_dist=["torch==2.14.*"],
+        files={"causal_conv1d/_C.abi3.so": lib},
+        description="# causal-conv1d\n",
+    )
+    check_wheel(wheel, cell)  # fine for the machine that built it ...
+    assert "needs glibc 2.35, newer than torch 2.14's own wheels" in capsys.readouterr().err
+    with pytest.raises(UserError, match=r"needs glibc 2\.35"):
+        check_wheel(wheel, cell, release=True)  # ... but not for a release

@@ -134,6 +134,6 @@ def run_container(build: ContainerBuild, options: BuildOptions) -> store.BuildRe
         raise ToolError(
             f"cibuildwheel produced {len(found)} wheels in {build.output}, expected one"
         )
-    with log.step("check (metadata, torch pin, abi3, twine)"):
-        check.check_wheel(found[0], cell)
+    with log.step("check (metadata, torch pin, abi3, glibc, twine)"):
+        check.check_wheel(found[0], cell, release=True)
     return store.store_wheel(found[0], build.wheels, start)

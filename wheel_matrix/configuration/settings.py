@@ -53,15 +53,6 @@ class Settings:
             return self.gcc_default
         return self.gcc.get(cuda_version, self.gcc_default)
 
-    def action(self, name: str) -> Action:
-        try:
-            return self.actions[name]
-        except KeyError:
-            raise ConfigError(
-                self.source, "actions", f"no action {name!r}{did_you_mean(name, self.actions)}"
-            ) from None
-
-
 def _mapping(data: object, source: Path, where: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(source, where, f"expected a mapping, got {data!r}")

@@ -67,9 +67,6 @@ class ProjectPage:
 
         return tuple(str(v) for v in sorted({Version(f.version) for f in self.files}))
 
-    def file(self, filename: str) -> IndexFile | None:
-        return next((f for f in self.files if f.filename == filename), None)
-
     def with_files(self, files: list[IndexFile]) -> ProjectPage:
         return replace(self, files=tuple(sorted(files, key=lambda f: f.filename)))
 

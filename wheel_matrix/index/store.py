@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheel_matrix.errors import UserError, did_you_mean
@@ -345,16 +345,3 @@ def set_yanked(
         writes = _page_writes(root, [], changed, base_url)
         journal.commit(root, writes)
     return YankReport(tuple(touched), tuple(w.relpath for w in writes))
-
-
-def load_all(root: Path) -> dict[str, dict[NormalizedName, ProjectPage]]:
-    """Every project page of every channel (for verify, targets and the landing page)."""
-    out: dict[str, dict[NormalizedName, ProjectPage]] = {}
-    for channel in channels_of(root):
-        pages = {}
-        for project in load_channel(root, channel):
-            page = load_project(root, channel, project)
-            if page is not None:
-                pages[page.name] = page
-        out[channel] = pages
-    return out

@@ -102,13 +102,6 @@ def load_channels(index: str) -> landing.IndexData:
     return data
 
 
-def _cuda_of(channel: str) -> tuple[int, int] | None:
-    if channel == "cpu":
-        return None
-    digits = channel[2:]
-    return int(digits[:-1]), int(digits[-1])
-
-
 def choose(env: LocalEnv, index: landing.IndexData, base_url: str) -> Choice:
     """The channel and newest build for ``env``; a UserError that says why if none fits."""
     builds: dict[str, list[str]] = {}  # channel -> unyanked versions for env's torch

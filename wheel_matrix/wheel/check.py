@@ -8,12 +8,13 @@ tag is honest); and twine accepts the metadata.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 from packaging.version import Version
 
-from wheel_matrix import proc
+from wheel_matrix import log, proc
 from wheel_matrix.errors import UserError
 from wheel_matrix.plan import Cell
 from wheel_matrix.wheel.facts import WheelFacts, read_wheel
@@ -31,8 +32,25 @@ def non_abi3_symbols(path: Path) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def check_wheel(path: Path, cell: Cell) -> WheelFacts:
-    """Raise UserError naming every way ``path`` disagrees with ``cell``."""
+def glibc_beyond_torch(facts: WheelFacts, cell: Cell) -> str | None:
+    """Why the wheel can't go wherever torch's own wheels go (a newer glibc), or None."""
+    baseline = tuple(int(x) for x in cell.torch.manylinux.split("_"))
+    for tag in facts.tags:
+        match = re.match(r"^manylinux_(\d+)_(\d+)_", tag.platform)
+        if match and (int(match[1]), int(match[2])) > baseline:
+            return (
+                f"needs glibc {match[1]}.{match[2]}, newer than torch {cell.torch.minor}'s own "
+                f"wheels (manylinux_{cell.torch.manylinux})"
+            )
+    return None
+
+
+def check_wheel(path: Path, cell: Cell, *, release: bool = False) -> WheelFacts:
+    """Raise UserError naming every way ``path`` disagrees with ``cell``.
+
+    A wheel that needs a newer glibc than torch's own is fine for the machine
+    that built it; with ``release`` (the release images) it is a fault.
+    """
     facts = read_wheel(path)
     faults: list[str] = []
     if Version(facts.version) != Version(cell.version):
@@ -54,6 +72,11 @@ def check_wheel(path: Path, cell: Cell) -> WheelFacts:
     platforms = {t.platform for t in facts.tags}
     if not all(p.startswith("manylinux_") and p.endswith(cell.arch) for p in platforms):
         faults.append(f"platform tag {', '.join(sorted(platforms))} is not manylinux/{cell.arch}")
+    too_new = glibc_beyond_torch(facts, cell)
+    if too_new and release:
+        faults.append(too_new)
+    elif too_new:
+        log.warn(f"{path.name} {too_new}: fine on this machine, not for publishing")
     if faults:
         raise UserError(f"{path.name}: " + "; ".join(faults))
     proc.run([sys.executable, "-m", "twine", "check", "--strict", path], quiet=True)

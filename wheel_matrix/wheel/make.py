@@ -1,4 +1,4 @@
-"""Write small but valid wheels (PEP 427): METADATA, WHEEL and a hashed RECORD.
+"""Write small but valid wheels (PEP 427): METADATA and WHEEL, RECORD by ``wheel``'s WheelFile.
 
 Used where the index needs a real wheel that isn't a build of the extension:
 the stand-in ``torch`` that verify resolves against, the benchmark's
@@ -7,22 +7,18 @@ thousands of wheels, and the tests' inputs.
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from wheel.wheelfile import WheelFile  # type: ignore[import-untyped]
 
 # A fixed timestamp keeps the bytes (and so the sha256) reproducible.
 _DATE = (1980, 1, 1, 0, 0, 0)
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-    return "sha256=" + digest.decode()
+_EPOCH = 315532800  # the same instant, as SOURCE_DATE_EPOCH
 
 
 def wheel_filename(name: str, version: str, tag: str = "py3-none-any") -> str:
@@ -78,15 +74,26 @@ def make_wheel(
     contents[f"{dist_info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: wheel-matrix\nRoot-Is-Purelib: true\nTag: {tag}\n\n"
     ).encode()
-    record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in contents.items()]
-    record.append(f"{dist_info}/RECORD,,")
-    contents[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (filename or wheel_filename(name, version, tag))
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for member, data in contents.items():
-            info = zipfile.ZipInfo(member, date_time=_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
+    # Written under its true name (WheelFile finds the .dist-info from it and adds a
+    # hashed RECORD), then renamed when a deliberately inconsistent name is asked for.
+    true_path = folder / wheel_filename(name, version, tag)
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(_EPOCH)  # RECORD's timestamp, like every member's
+    try:
+        with WheelFile(true_path, "w") as archive:
+            for member, data in contents.items():
+                info = zipfile.ZipInfo(member, date_time=_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, data)
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+    if filename is None:
+        return true_path
+    path = folder / filename
+    true_path.replace(path)
     return path
