@@ -59,10 +59,11 @@ def _wheel_matrix(session: nox.Session, *args: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and type-check the service code (ruff, mypy --strict)."""
+    """Lint and type-check (ruff, mypy --strict), and lint the generated files and noxfile."""
     session.install(*TEST)
     session.run("ruff", "check", ".")
     session.run("mypy")
+    session.run("python", "-m", "pytest", "tests/lint", *session.posargs)
 
 
 @nox.session(python=SERVICE_PYTHONS)
@@ -105,6 +106,7 @@ def tests(session: nox.Session) -> None:
         "python",
         "-m",
         "pytest",
+        "tests/lint",
         "tests/unit",
         "tests/e2e",
         *session.posargs,

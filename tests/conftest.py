@@ -1,10 +1,13 @@
-"""Shared fixtures: the repository root and the small fixture matrix."""
+"""Shared fixtures: the small fixture matrix and fake-pinned render settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from wheel_matrix.configuration import settings
+from wheel_matrix.configuration.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -13,3 +16,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture
 def small_matrix_path() -> Path:
     return FIXTURES / "matrix-small.yaml"
+
+
+@pytest.fixture
+def small_settings() -> Settings:
+    """Render settings with fake pins: pin bumps in templates/settings.yaml don't touch tests."""
+    return settings.load(FIXTURES / "settings-small.yaml")

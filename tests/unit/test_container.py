@@ -14,15 +14,18 @@ from wheel_matrix.backends import container
 from wheel_matrix.backends.options import BuildOptions
 from wheel_matrix.cli import build
 from wheel_matrix.configuration import matrix_file, settings
+from wheel_matrix.configuration.settings import Settings
 from wheel_matrix.errors import ToolError, UserError
 from wheel_matrix.plan import find_cell
 from wheel_matrix.plan.decisions import decide
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
 
 @pytest.fixture
-def rendered(tmp_path: Path, small_matrix_path: Path) -> Path:
+def rendered(tmp_path: Path, small_matrix_path: Path, small_settings: Settings) -> Path:
     root = tmp_path / "repo"
-    render.write(root, render.render(matrix_file.load(small_matrix_path), settings.load()))
+    render.write(root, render.render(matrix_file.load(small_matrix_path), small_settings))
     return root
 
 
@@ -35,9 +38,10 @@ def _plan(
     small_matrix_path: Path, root: Path, options: BuildOptions, cell_id: str
 ) -> container.ContainerBuild:
     matrix = matrix_file.load(small_matrix_path)
+    small = settings.load(FIXTURES / "settings-small.yaml")
     spec = decide(find_cell(matrix, cell_id), matrix.torch_index, matrix.test_arch)
     # What render gives for the cell's two files, as the build command hands it over.
-    generated = {g.path: g.text for g in render.render(matrix, settings.load())}
+    generated = {g.path: g.text for g in render.render(matrix, small)}
     return container.plan_container(spec, options, generated, root)
 
 

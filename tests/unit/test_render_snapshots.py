@@ -13,31 +13,36 @@ from pathlib import Path
 import pytest
 
 from wheel_matrix import render
-from wheel_matrix.configuration import matrix_file, settings
+from wheel_matrix.configuration import matrix_file
+from wheel_matrix.configuration.settings import Settings
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots" / "matrix-small"
 
 
-def _rendered(small_matrix_path: Path) -> dict[str, str]:
-    generated = render.render(matrix_file.load(small_matrix_path), settings.load())
+def _rendered(small_matrix_path: Path, small_settings: Settings) -> dict[str, str]:
+    generated = render.render(matrix_file.load(small_matrix_path), small_settings)
     return {g.path: g.text for g in generated}
 
 
-def test_snapshots_cover_exactly_the_rendered_files(small_matrix_path: Path) -> None:
+def test_snapshots_cover_exactly_the_rendered_files(
+    small_matrix_path: Path, small_settings: Settings
+) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS"):
         for stale in (p for p in SNAPSHOTS.rglob("*") if p.is_file()):
             stale.unlink()
-        for path, text in _rendered(small_matrix_path).items():
+        for path, text in _rendered(small_matrix_path, small_settings).items():
             (SNAPSHOTS / path).parent.mkdir(parents=True, exist_ok=True)
             (SNAPSHOTS / path).write_text(text, encoding="utf-8")
     on_disk = {p.relative_to(SNAPSHOTS).as_posix() for p in SNAPSHOTS.rglob("*") if p.is_file()}
-    assert on_disk == set(_rendered(small_matrix_path))
+    assert on_disk == set(_rendered(small_matrix_path, small_settings))
 
 
 @pytest.mark.parametrize(
     "path",
     sorted(p.relative_to(SNAPSHOTS).as_posix() for p in SNAPSHOTS.rglob("*") if p.is_file()),
 )
-def test_rendered_file_matches_its_snapshot(small_matrix_path: Path, path: str) -> None:
+def test_rendered_file_matches_its_snapshot(
+    small_matrix_path: Path, small_settings: Settings, path: str
+) -> None:
     expected = (SNAPSHOTS / path).read_text(encoding="utf-8")
-    assert _rendered(small_matrix_path)[path] == expected
+    assert _rendered(small_matrix_path, small_settings)[path] == expected

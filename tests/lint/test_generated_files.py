@@ -22,6 +22,8 @@ from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import cells
 from wheel_matrix.render import files
 
+pytestmark = pytest.mark.lint
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))

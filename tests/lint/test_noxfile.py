@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from wheel_matrix.configuration import matrix_file, settings
 from wheel_matrix.plan import cells
+
+pytestmark = pytest.mark.lint
 
 ROOT = Path(__file__).resolve().parents[2]
 
