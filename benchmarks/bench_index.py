@@ -21,6 +21,7 @@ from pathlib import Path
 from wheel_matrix.index import build_index
 from wheel_matrix.index.installers import resolve_uv, stand_ins
 from wheel_matrix.index.serve import serving
+from wheel_matrix.plan.label import Label
 from wheel_matrix.wheel.make import make_wheel
 
 COMPUTES = ["cpu", "cu126", "cu128", "cu130"]
@@ -53,7 +54,8 @@ def resolution(index: Path, tmp: Path, what: str) -> dict[str, object]:
     total = sum(p.stat().st_size for p in (index / channel).rglob("*.whl"))
     record: list[tuple[str, str, int]] = []
     with serving(index, record=record) as url:
-        got = resolve_uv(f"{url}{channel}/", channel, "2.14", tmp / "links", tmp)
+        want = Label(channel, "2.14")
+        got = resolve_uv(f"{url}{channel}/", "causal-conv1d", want, tmp / "links", tmp)
     fetched = sum(size for _, _, size in record)
     print(
         f"uv resolution ({what}): fetched {fetched} of {total} wheel bytes "
