@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 PUBLISH = (
     "import sys; from pathlib import Path;"
-    "from wheel_matrix.index.publish import build_index, wheels_in;"
+    "from wheel_matrix.index.store import build_index, wheels_in;"
     "build_index(wheels_in(Path(sys.argv[1])), Path(sys.argv[2]))"
 )
 
@@ -43,6 +43,8 @@ def kill_when(argv: list[str], ready: Path, delay: float) -> bool:
     try:
         while not ready.exists():
             if proc.poll() is not None:
+                # Finished before the point: fine, unless it failed on its own.
+                assert proc.returncode == 0, f"publish failed with exit {proc.returncode}"
                 return False
             time.sleep(0.0002)
         time.sleep(delay)
