@@ -2,30 +2,44 @@
 # Build image of 9 cell(s): torch2.14-cu126-x86_64, torch2.13-cu126-x86_64, torch2.12-cu126-x86_64, torch2.11-cu126-x86_64, torch2.10-cu126-x86_64, torch2.9-cu126-x86_64, torch2.8-cu126-x86_64, torch2.7-cu126-x86_64, torch2.6-cu126-x86_64.
 # Template: templates/Dockerfile.j2; pins: templates/settings.yaml.
 #
-# manylinux_2_28 (glibc 2.28, CPython under /opt/python) with the CUDA 12.6.3
-# devel toolkit copied in from NVIDIA's EL8 image: wheels come out manylinux_2_28,
-# like torch's own.
+# Release (BASE=release, the default): manylinux_2_28 (glibc 2.28, CPython under
+# /opt/python) with the CUDA 12.6.3 devel toolkit copied in from NVIDIA's
+# EL8 image: wheels come out manylinux_2_28, like torch's own.
+# Local (BASE=local, `build --local-base`): base images made on this machine
+# (backends/local_base.py) stand in for the registry's; everything below the base
+# stages is the same.
 ARG TARGETARCH
-FROM nvidia/cuda:12.6.3-devel-rockylinux8@sha256:83bc2b9fcf3ab1a4e324f81e962b58957370fa71f7ac61e3a24af399a0ba7595 AS cuda
-
-FROM quay.io/pypa/manylinux_2_28_x86_64:2026.10.26-1@sha256:e0adf18521ad35192df733a6c62d35df7801957d24e0470238aacecfab2188a3 AS base-amd64
-FROM quay.io/pypa/manylinux_2_28_aarch64:2026.10.26-1@sha256:a3e02308c822fb6ce0d12248b0c941817ba5e1a1bc9e7bb5929f29c50eaa40a9 AS base-arm64
-
-# The stage above that matches the platform being built (docker build --platform).
+ARG BASE=release
+ARG LOCAL_BASE=wheel-matrix/local-base
+ARG CUDA_IMAGE=nvidia/cuda:12.6.3-devel-rockylinux8@sha256:83bc2b9fcf3ab1a4e324f81e962b58957370fa71f7ac61e3a24af399a0ba7595
 # hadolint ignore=DL3006
-FROM base-${TARGETARCH}
+FROM ${CUDA_IMAGE} AS cuda
+
+FROM quay.io/pypa/manylinux_2_28_x86_64:2026.10.26-1@sha256:e0adf18521ad35192df733a6c62d35df7801957d24e0470238aacecfab2188a3 AS release-amd64
+FROM quay.io/pypa/manylinux_2_28_aarch64:2026.10.26-1@sha256:a3e02308c822fb6ce0d12248b0c941817ba5e1a1bc9e7bb5929f29c50eaa40a9 AS release-arm64
+
+# The release stage that matches the platform being built (docker build --platform).
+# hadolint ignore=DL3006
+FROM release-${TARGETARCH} AS base-release
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-
-COPY --from=cuda /usr/local/cuda-12.6 /usr/local/cuda-12.6
-
 # gcc-toolset-13: a host compiler nvcc 12.6 accepts.
 RUN dnf install -y gcc-toolset-13-gcc gcc-toolset-13-gcc-c++ \
  && dnf clean all
-
 # The matrix's Pythons (cibuildwheel would otherwise fetch missing ones on every run).
 RUN for python in cp310-cp310 cp311-cp311 cp312-cp312 cp313-cp313 cp314-cp314; do \
       manylinux-interpreters ensure "$python"; \
     done
+ENV PATH=/opt/rh/gcc-toolset-13/root/usr/bin:$PATH
+
+# The local stand-in already holds a compiler and some of the matrix's Pythons.
+# hadolint ignore=DL3006
+FROM ${LOCAL_BASE} AS base-local
+
+# hadolint ignore=DL3006
+FROM base-${BASE}
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+COPY --from=cuda /usr/local/cuda-12.6 /usr/local/cuda-12.6
 
 # The repair step runs auditwheel from here (the checks run on the host, after
 # the build); ccache sits behind compiler-named links, put first on PATH per build.
@@ -37,5 +51,5 @@ RUN /opt/python/cp312-cp312/bin/python -m venv /opt/wheel-matrix \
     done
 
 ENV CUDA_HOME=/usr/local/cuda-12.6 \
-    PATH=/opt/rh/gcc-toolset-13/root/usr/bin:/usr/local/cuda-12.6/bin:$PATH
+    PATH=/usr/local/cuda-12.6/bin:$PATH
 RUN nvcc --version && c++ --version && /opt/wheel-matrix/bin/ccache --version

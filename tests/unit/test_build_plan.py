@@ -37,7 +37,11 @@ def test_cuda_cell(
     spec = spec_of(small_matrix_path, "torch2.14-cu130")
     build = plan_build(spec, options)
     assert dict(build.env) == {**spec.env, "MAX_JOBS": "3", "TORCH_CUDA_ARCH_LIST": "9.0;10.0+PTX"}
-    assert build.venv == options.cache / "venvs" / "python3.11-torch2.14.1-cu130"
+    # PyPI's torch (no index given): one venv for every cell that installs it.
+    assert build.venv == options.cache / "venvs" / "python3.11-torch2.14.1-pypi"
+    matrix = matrix_file.load(small_matrix_path)
+    indexed = decide(find_cell(matrix, "torch2.14-cu126"), matrix.torch_index, "9.0")
+    assert plan_build(indexed, options).venv.name == "python3.11-torch2.14.1-cu126"
     assert build.wheels == options.dist / "wheels"
     assert build.work == options.cache / "work" / "torch2.14-cu130-x86_64"
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from wheel_matrix import proc
+from wheel_matrix import log, proc
 from wheel_matrix.errors import ToolError
 
 
@@ -47,3 +47,21 @@ def test_env_adds_to_the_environment() -> None:
         env={"WM_X": "1"},
     )
     assert out.split() == ["1", "True"]
+
+
+def test_failure_on_actions_is_grouped_and_annotated_with_the_tail(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failing step: its group closes, and ::error:: carries the last lines of its output."""
+    noisy = [sys.executable, "-c",
+             "import sys; [print(f'compiler line {i}') for i in range(60)]; sys.exit(3)"]
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    with pytest.raises(ToolError) as info, log.step("compile"):
+        proc.run(noisy)
+    log.error(str(info.value))
+    err = capsys.readouterr().err
+    assert "::group::compile" in err and "::endgroup::" in err
+    (annotation,) = [line for line in err.splitlines() if line.startswith("::error::")]
+    assert "exited with code 3" in annotation
+    assert "compiler line 59" in annotation and "%0A" in annotation  # the tail, one line
+    assert "compiler line 0%0A" not in annotation  # only the tail

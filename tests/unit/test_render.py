@@ -50,16 +50,23 @@ def test_every_file_starts_with_the_header(generated: dict[str, str]) -> None:
 def test_dockerfiles_start_from_pinned_glibc_2_28_images(generated: dict[str, str]) -> None:
     cu130 = generated["docker/cu130.Dockerfile"]
     froms = [line.split()[1] for line in cu130.splitlines() if line.startswith("FROM ")]
-    # NVIDIA's EL8 devel image (the toolkit), then manylinux_2_28 per arch, then the pick.
-    assert froms[0] == "nvidia/cuda:13.0.2-devel-rockylinux8"
-    assert all("@sha256:" in f for f in froms[1:3])
-    assert froms[1:3] == ["example.invalid/manylinux_2_28_x86_64:1@sha256:" + "1" * 64,
-                          "example.invalid/manylinux_2_28_aarch64:1@sha256:" + "2" * 64]
+    # NVIDIA's EL8 devel image (the toolkit), manylinux_2_28 per arch, the release pick,
+    # the local stand-in, then the base the build arg chose (release by default).
+    assert froms == [
+        "${CUDA_IMAGE}",
+        "example.invalid/manylinux_2_28_x86_64:1@sha256:" + "1" * 64,
+        "example.invalid/manylinux_2_28_aarch64:1@sha256:" + "2" * 64,
+        "release-${TARGETARCH}",
+        "${LOCAL_BASE}",
+        "base-${BASE}",
+    ]
+    assert "ARG CUDA_IMAGE=nvidia/cuda:13.0.2-devel-rockylinux8\n" in cu130
+    assert "ARG BASE=release\n" in cu130
     assert "COPY --from=cuda /usr/local/cuda-13.0 /usr/local/cuda-13.0" in cu130
     assert "Pinned by its full tag only" in cu130  # said, not silent
     # The 12.6 image's digest is recorded: pinned by digest, and nvcc 12.6 gets gcc 13.
     cu126 = generated["docker/cu126.Dockerfile"]
-    assert "FROM nvidia/cuda:12.6.3-devel-rockylinux8@sha256:33333333" in cu126
+    assert "ARG CUDA_IMAGE=nvidia/cuda:12.6.3-devel-rockylinux8@sha256:33333333" in cu126
     assert "gcc-toolset-13-gcc-c++" in cu126
     assert "Pinned by its full tag only" not in cu126
     cpu = generated["docker/cpu.Dockerfile"]

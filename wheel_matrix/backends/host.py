@@ -50,7 +50,9 @@ def plan_build(spec: BuildSpec, options: BuildOptions) -> HostBuild:
     if cell.cuda is not None:
         env["TORCH_CUDA_ARCH_LIST"] = arches
     python_tag = Path(options.python).resolve().name  # python3 -> python3.11
-    venv = options.cache / "venvs" / f"{python_tag}-torch{cell.torch.version}-{cell.compute}"
+    # Named by where torch comes from: cells that install PyPI's torch share one venv.
+    source = "pypi" if len(spec.torch_install) == 1 else cell.compute
+    venv = options.cache / "venvs" / f"{python_tag}-torch{cell.torch.version}-{source}"
     work = options.cache / "work" / cell.id
     cache = compile_cache.for_host(options.cache, work / "src", options.ccache)
     if cache is not None:

@@ -45,6 +45,8 @@ class BuildOptions:
     python: str = sys.executable
     source: Path = REPO_ROOT
     ccache: str | None = field(default_factory=compile_cache.find_program)  # None: no caching
+    local_base: bool = False  # container backend: base images made here, compile offline
+    ccache_store: Path | None = None  # container backend: CCACHE_DIR (default: under cache)
 
 
 def sync_sources(source: Path, dest: Path) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from wheel_matrix import log, render
-from wheel_matrix.backends import container, host, machine
+from wheel_matrix.backends import container, engine, host, local_base, machine
 from wheel_matrix.backends.options import BuildOptions
 from wheel_matrix.cli.args import Subparsers, matrix_option
 from wheel_matrix.configuration import matrix_file, settings
@@ -66,7 +66,7 @@ def pick_backend(choice: str) -> str:
     """``auto`` is the container backend where a Docker engine answers, else the host."""
     if choice != "auto":
         return choice
-    if container.engine_answers():
+    if engine.answers():
         log.info("backend: docker (a Docker engine answers here)")
         return "docker"
     log.info("backend: host (no Docker engine answers here)")
@@ -79,7 +79,9 @@ def _build_in_container(
     # The container backend checks the committed files against what the plan renders now.
     wanted = {layout.dockerfile_path(spec.cell.compute), layout.config_path(spec.cell.id)}
     rendered = {g.path: g.text for g in render.render(matrix, settings.load()) if g.path in wanted}
-    build = container.plan_container(spec, options, rendered, render.REPO_ROOT)
+    engine.require()
+    local = local_base.prepare(spec, options.cache) if options.local_base else None
+    build = container.plan_container(spec, options, rendered, render.REPO_ROOT, local)
     return container.run_container(build, options)
 
 
@@ -90,13 +92,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     selected = [find_cell(matrix, i, here.arch) for i in ids] or [
         machine.default_cell(matrix, here)
     ]
-    backend = pick_backend(args.backend)
+    if args.local_base and args.backend == "host":
+        raise UserError("--local-base is for the container backend: drop --backend host")
+    backend = "docker" if args.local_base else pick_backend(args.backend)
     options = BuildOptions(
         dist=args.dist,
         purpose=args.purpose,
         arch_list=args.arch_list,
         toolkit=args.cuda_toolkit,
         jobs=args.jobs,
+        local_base=args.local_base,
         **({"cache": args.cache} if args.cache else {}),
     )
     torch_index = matrix.torch_index if args.torch_index is None else args.torch_index
@@ -139,6 +144,13 @@ def register(sub: Subparsers) -> None:
         default="auto",
         help="host toolchain, or the cell's build container via cibuildwheel "
         "(default auto: docker where a Docker engine answers)",
+    )
+    p.add_argument(
+        "--local-base",
+        action="store_true",
+        help="container backend on base images made on this machine (no registry needed), "
+        "compiling with no network: for offline machines and tests; its wheels need this "
+        "machine's glibc, so they are not for publishing",
     )
     p.add_argument("--dist", type=Path, default=Path("dist"), help="output folder (default: dist)")
     p.add_argument(

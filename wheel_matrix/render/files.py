@@ -71,9 +71,11 @@ def python_tag(version: str) -> str:
 
 
 def _toml(value: object) -> str:
-    """A TOML literal for a string, list or table of strings (JSON strings are TOML strings)."""
+    """A TOML literal for a string, integer, list or table (JSON strings are TOML strings)."""
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -137,17 +139,23 @@ def cibuildwheel_options(spec: BuildSpec, image: str) -> dict[str, object]:
         repair_argv(spec, f"{container.TOOLS}/bin/python", "{wheel}", "{dest_dir}")
     )
     return {
-        "build": [f"{python_tag(p)}-manylinux_{cell.arch}" for p in cell.pythons],
+        "build": [container.build_selector(p, cell.arch) for p in cell.pythons],
         "archs": [cell.arch],
         "container-engine": "docker",
         f"manylinux-{cell.arch}-image": image,
         "build-frontend": {"name": "pip", "args": ["--no-build-isolation"]},
+        "build-verbosity": 1,  # pip -v: ninja's [n/N] lines, for progress and failure tails
         "environment": environment,
-        "environment-pass": ["MAX_JOBS", "TORCH_CUDA_ARCH_LIST"],
+        # The pip variables point every install at a mounted wheelhouse when the
+        # container runs without a network (--local-base); unset, nothing passes.
+        "environment-pass": ["MAX_JOBS", "TORCH_CUDA_ARCH_LIST", *container.OFFLINE_PIP],
         "before-build": shlex.join(["pip", "install", *spec.build_tools, *spec.torch_install]),
         "repair-wheel-command": repair,
         "before-test": shlex.join(["pip", "install", *spec.torch_install]),
         "test-command": smoke_test(cell),
+        # The checks after the build run abi3audit (strict) on the host; cibuildwheel's
+        # own audit would first download a virtualenv release to install it into.
+        "audit-command": "",
     }
 
 
@@ -164,6 +172,7 @@ def _dockerfile(env: jinja2.Environment, image: Image, settings: Settings) -> st
         python_tags=[python_tag(p) for p in image.pythons],
         tools=sorted(settings.tools.items()),
         tools_venv=container.TOOLS,
+        tools_python=container.TOOLS_PYTHON,
         cache=container.CACHE,
         compilers=COMPILERS,
     )

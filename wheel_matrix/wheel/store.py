@@ -19,6 +19,7 @@ class BuildResult:
     size: int
     sha256: str
     seconds: float
+    compile_seconds: float | None = None  # the compile step alone, where the backend knows it
 
 
 def sha256_of(path: Path) -> str:

@@ -2,24 +2,38 @@
 # Build image of 2 cell(s): torch2.14-cpu-x86_64, torch2.13-cpu-x86_64.
 # Template: templates/Dockerfile.j2; pins: templates/settings.yaml.
 #
-# manylinux_2_28 (glibc 2.28, CPython under /opt/python); CPU cells need no CUDA.
+# Release (BASE=release, the default): manylinux_2_28 (glibc 2.28, CPython under
+# /opt/python); CPU cells need no CUDA.
+# Local (BASE=local, `build --local-base`): base images made on this machine
+# (backends/local_base.py) stand in for the registry's; everything below the base
+# stages is the same.
 ARG TARGETARCH
-FROM example.invalid/manylinux_2_28_x86_64:1@sha256:1111111111111111111111111111111111111111111111111111111111111111 AS base-amd64
-FROM example.invalid/manylinux_2_28_aarch64:1@sha256:2222222222222222222222222222222222222222222222222222222222222222 AS base-arm64
+ARG BASE=release
+ARG LOCAL_BASE=wheel-matrix/local-base
 
-# The stage above that matches the platform being built (docker build --platform).
+FROM example.invalid/manylinux_2_28_x86_64:1@sha256:1111111111111111111111111111111111111111111111111111111111111111 AS release-amd64
+FROM example.invalid/manylinux_2_28_aarch64:1@sha256:2222222222222222222222222222222222222222222222222222222222222222 AS release-arm64
+
+# The release stage that matches the platform being built (docker build --platform).
 # hadolint ignore=DL3006
-FROM base-${TARGETARCH}
+FROM release-${TARGETARCH} AS base-release
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-
 # gcc-toolset-14: the C++ compiler.
 RUN dnf install -y gcc-toolset-14-gcc gcc-toolset-14-gcc-c++ \
  && dnf clean all
-
 # The matrix's Pythons (cibuildwheel would otherwise fetch missing ones on every run).
 RUN for python in cp310-cp310 cp312-cp312; do \
       manylinux-interpreters ensure "$python"; \
     done
+ENV PATH=/opt/rh/gcc-toolset-14/root/usr/bin:$PATH
+
+# The local stand-in already holds a compiler and some of the matrix's Pythons.
+# hadolint ignore=DL3006
+FROM ${LOCAL_BASE} AS base-local
+
+# hadolint ignore=DL3006
+FROM base-${BASE}
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # The repair step runs auditwheel from here (the checks run on the host, after
 # the build); ccache sits behind compiler-named links, put first on PATH per build.
@@ -30,5 +44,4 @@ RUN /opt/python/cp312-cp312/bin/python -m venv /opt/wheel-matrix \
       ln -s /opt/wheel-matrix/bin/ccache "/opt/ccache/bin/$compiler"; \
     done
 
-ENV PATH=/opt/rh/gcc-toolset-14/root/usr/bin:$PATH
 RUN c++ --version && /opt/wheel-matrix/bin/ccache --version
