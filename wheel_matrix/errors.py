@@ -22,6 +22,9 @@ class ConfigError(UserError):
     """A bad value in a configuration file, located by file and key path."""
 
     def __init__(self, source: Path | str, key_path: str, message: str) -> None:
+        if not key_path.isprintable() or len(key_path) > 120:
+            # A hostile key (a newline, a megabyte) must not break the one line.
+            key_path = shorten(key_path, 120)
         where = f"{source}: {key_path}" if key_path else str(source)
         super().__init__(f"{where}: {message}")
         self.source = str(source)
@@ -32,7 +35,21 @@ class ToolError(UserError):
     """An external program that is missing or failed."""
 
 
+def shorten(value: object, limit: int = 60, quote: bool = True) -> str:
+    """``repr(value)`` (or ``str`` when not ``quote``), cut to about ``limit`` characters.
+
+    Error messages show the bad value; a hostile one (a megabyte string, an
+    expanded YAML alias bomb) must not turn one line into megabytes.
+    """
+    text = repr(value) if quote else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix for near misses, or ''."""
+    if len(word) > 100:  # nothing worth suggesting, and difflib is quadratic
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
