@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 PUBLISH = (
     "import sys; from pathlib import Path;"
-    "from wheel_matrix.index.publish import build_index, wheels_in;"
+    "from wheel_matrix.index.store import build_index, wheels_in;"
     "build_index(wheels_in(Path(sys.argv[1])), Path(sys.argv[2]))"
 )
 
