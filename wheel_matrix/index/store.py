@@ -352,8 +352,9 @@ def build_index(
     the plan says about the index (kept in channels.json).
     """
     infos = read_wheels(wheels)
+    journal.check_root(out, create=True)
     _admit(out, infos, told)  # before the lock makes the folder; again under it, in plan_add
-    with journal.locked(out, timeout=lock_timeout):
+    with journal.locked(out, timeout=lock_timeout, create=True):
         journal.recover(out)
         writes, added, unchanged = plan_add(
             out, infos, now or datetime.now(UTC), base_url, told

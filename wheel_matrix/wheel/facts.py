@@ -36,7 +36,7 @@ MAX_METADATA = 1 << 20
 # PEP 508 names: ASCII letters, digits and ._- (so no look-alike of another project's name).
 _NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", re.ASCII)
 # What reading a damaged or hostile zip can raise, besides BadZipFile.
-_ZIP_ERRORS = (
+ZIP_ERRORS = (
     zipfile.BadZipFile,
     zlib.error,
     EOFError,
@@ -113,7 +113,8 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _dist_info_metadata(archive: zipfile.ZipFile, path: Path) -> bytes:
+def dist_info_metadata(archive: zipfile.ZipFile, path: Path | str) -> bytes:
+    """The wheel's METADATA, bounded; a UserError for members an installer must not write."""
     seen: set[str] = set()
     for info in archive.infolist():
         problem = member_problem(info)
@@ -161,11 +162,11 @@ def read_wheel(path: Path) -> WheelFacts:
         raise UserError(f"{path}: not a normalised wheel file name (it starts {canonical!r} then)")
     try:
         with zipfile.ZipFile(path) as archive:
-            raw = _dist_info_metadata(archive, path)
+            raw = dist_info_metadata(archive, path)
             libraries = tuple(
                 n for n in archive.namelist() if n.endswith(".so") or ".so." in n
             )
-    except _ZIP_ERRORS as exc:
+    except ZIP_ERRORS as exc:
         reason = shorten(str(exc), 200, quote=False)
         raise UserError(f"{path}: not a readable wheel (zip) file: {reason}") from None
     meta = parse_core_metadata(raw)
