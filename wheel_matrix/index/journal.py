@@ -161,16 +161,40 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
     """
     if not writes:
         return
-    staging = staging_path(root)
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     seen: set[str] = set()
     for write in writes:
         bad = write.relpath.startswith(("/", "..")) or write.relpath == JOURNAL
         if bad or write.relpath in seen:
             raise AssertionError(f"bad or repeated write {write.relpath!r}")
         seen.add(write.relpath)
+    staging = staging_path(root)
+    try:
+        _stage(staging, writes)
+    except BaseException as exc:
+        # Before the commit point the index is untouched: drop the staging, so that a full
+        # disk is not left full until the next run.
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            where = exc.filename or staging
+            raise UserError(
+                f"cannot stage the publish ({where}: {exc.strerror}); the index is unchanged"
+            ) from None
+        raise
+    try:
+        _replay(root, staging, [w.relpath for w in writes])
+    except OSError as exc:
+        raise UserError(
+            f"the publish stopped half-way ({exc.filename}: {exc.strerror}); every page is "
+            "still whole: run the command again to finish it"
+        ) from None
+
+
+def _stage(staging: Path, writes: Sequence[Write]) -> None:
+    """Write every file and then the journal (the commit point) into ``staging``."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for write in writes:
         target = staging / write.relpath
         target.parent.mkdir(parents=True, exist_ok=True)
         if write.source is not None:
@@ -185,4 +209,3 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
     _fsync_dir(staging)
     os.replace(tmp, staging / JOURNAL)  # the commit point
     _fsync_dir(staging)
-    _replay(root, staging, [w.relpath for w in writes])
