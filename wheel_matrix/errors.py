@@ -13,9 +13,19 @@ from pathlib import Path
 
 
 class UserError(Exception):
-    """An error the user can fix; ``str(err)`` is the whole message."""
+    """An error the user can fix; ``str(err)`` is the whole message, one line.
+
+    A hostile value shown in it (a file name or a key holding a newline) is shown with
+    its control characters escaped, so the message stays one line.
+    """
 
     exit_code = 2
+    one_line = True
+
+    def __init__(self, message: str = "") -> None:
+        if self.one_line and not message.isprintable():
+            message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        super().__init__(message)
 
 
 class ConfigError(UserError):
@@ -32,7 +42,10 @@ class ConfigError(UserError):
 
 
 class ToolError(UserError):
-    """An external program that is missing or failed."""
+    """An external program that is missing or failed; the message may end with the tail of
+    its output, several lines."""
+
+    one_line = False
 
 
 def shorten(value: object, limit: int = 60, quote: bool = True) -> str:

@@ -95,7 +95,7 @@ class Matrix:
             return self.torch[minor]
         except KeyError:
             raise ConfigError(
-                self.source, "torch", f"no torch {minor!r}{did_you_mean(minor, self.torch)}"
+                self.source, "torch", f"no torch {shorten(minor)}{did_you_mean(minor, self.torch)}"
             ) from None
 
 
@@ -267,7 +267,7 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
         listed = getattr(axes, name)
         for i, value in enumerate(listed):
             if value in listed[:i]:
-                raise node.child(i, value).fail(f"{value} is listed twice")
+                raise node.child(i, value).fail(f"{shorten(value, quote=False)} is listed twice")
     for i, minor in enumerate(axes.torch):
         if minor not in torch:
             raise (
@@ -280,7 +280,10 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
             raise (
                 ax["compute"]
                 .child(i, compute)
-                .fail(f"CUDA {compute} has no entry under 'cuda'{did_you_mean(compute, cuda)}")
+                .fail(
+                    f"CUDA {shorten(compute, quote=False)} has no entry under 'cuda'"
+                    f"{did_you_mean(compute, cuda)}"
+                )
             )
     for minor, release in torch.items():
         for i, version in enumerate(release.cuda):
@@ -360,7 +363,7 @@ def _check_rule(matrix: Matrix, rule: Rule, node: _Node) -> None:
         value = getattr(rule, key)
         if value is not None and value not in choices:
             raise node.child(key, value).fail(
-                f"unknown {key} {value!r}{did_you_mean(value, choices)}"
+                f"unknown {key} {shorten(value)}{did_you_mean(value, choices)}"
             )
 
 

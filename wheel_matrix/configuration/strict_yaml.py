@@ -84,8 +84,9 @@ class StrictLoader(yaml.SafeLoader):
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError, TypeError) as exc:
-            # int("9" * 5000), date(2024, 13, 45): the value at this node is unusable.
+        except (ValueError, OverflowError, TypeError, LookupError, AttributeError) as exc:
+            # int("9" * 5000), date(2024, 13, 45), "!!int" with nothing after it (PyYAML's
+            # own constructors fail with these): the value at this node is unusable.
             raise _Refused(node.start_mark, f"bad value: {shorten(str(exc), 80)}") from None
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -120,8 +121,9 @@ StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yam
 
 def parse(text: str, source: Path | str) -> Any:
     """Load YAML text strictly; any problem is a ConfigError naming ``source`` and the line."""
-    loader = StrictLoader(text)
+    loader: StrictLoader | None = None
     try:
+        loader = StrictLoader(text)  # its reader already refuses unprintable characters
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -132,7 +134,8 @@ def parse(text: str, source: Path | str) -> Any:
     except RecursionError:  # a backstop: MAX_DEPTH keeps the composer far from the limit
         raise ConfigError(source, "", f"invalid YAML: nested deeper than {MAX_DEPTH}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load(source: Path, limit: int = MAX_BYTES) -> Any:

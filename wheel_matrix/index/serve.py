@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -208,6 +209,20 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops bursts of connections (1 s client retries)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        """Close gently: after the answer, read what the client is still sending (a refused
+        request's rest) for a moment, so the close sends no reset that could destroy the
+        answer on its way."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(0.5)
+            drained = 0
+            while drained < 1 << 20 and (chunk := request.recv(65536)):
+                drained += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
 
     def handle_error(self, request: object, client_address: object) -> None:
         import sys
