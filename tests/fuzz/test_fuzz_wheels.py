@@ -100,6 +100,16 @@ def snapshot(root: Path) -> dict[str, bytes]:
 GOOD = make_wheel(Path(tempfile.mkdtemp()), "causal-conv1d", "1.7.1+cu130torch2.14")
 
 
+def raw_wheel(metadata: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("causal_conv1d-1.8.0+cu130torch2.14.dist-info/METADATA", metadata)
+    return buffer.getvalue()
+
+
+FOUND = "causal_conv1d-1.8.0+cu130torch2.14-py3-none-any.whl"
+
+
 @settings(max_examples=budget(200), deadline=timedelta(seconds=3),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(wheels())
@@ -109,6 +119,9 @@ GOOD = make_wheel(Path(tempfile.mkdtemp()), "causal-conv1d", "1.7.1+cu130torch2.
 @example(("causal_conv1d-1.7.1+CU130TORCH2.14-py3-none-any.whl", GOOD.read_bytes()))
 @example(("causal_conv1d-1.7.1+cu130torch2.14-py3-none-any.whl", b"PK\x05\x06" + b"\0" * 18))
 @example(("causal_conv1d-1.7.1+cu130torch2.14-py3-none-any.whl", b""))
+# Found by the long profile: a version too long for int() in METADATA.
+@example((FOUND, raw_wheel(b"Metadata-Version: 2.1\nName: causal-conv1d\nVersion: " + b"9" * 5000)))
+@example(("causal_conv1d\nname: torch-1.7.0+cu130torch2.14-py3-none-any.whl", GOOD.read_bytes()))
 def test_a_wheel_is_published_whole_or_refused_in_one_line(wheel: tuple[str, bytes]) -> None:
     filename, data = wheel
     with tempfile.TemporaryDirectory() as folder:

@@ -24,6 +24,7 @@ DEFAULT_MATRIX = REPO_ROOT / "matrix.yaml"
 # Every pattern is matched in full (fullmatch): "2.14\n" is not a version.
 _MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
 _RELEASE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}", re.ASCII)
+_PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", re.ASCII)
 # The package version the labels are appended to: a public PEP 440 version, no local part.
 _PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?", re.ASCII)
@@ -210,7 +211,7 @@ def _torch_release(minor: str, node: _Node) -> TorchRelease:
     return TorchRelease(
         minor=minor,
         version=version,
-        python=fields["python"].texts(_MINOR, "a Python version such as 3.12"),
+        python=fields["python"].texts(_PYTHON, "a Python version such as 3.12"),
         cuda=cuda,
         pypi_cuda=pypi_cuda,
         manylinux=fields["manylinux"].text(re.compile(r"^2_\d+$"), "a glibc tag such as 2_28"),
@@ -258,7 +259,7 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
     axes = Axes(
         torch=ax["torch"].texts(_MINOR, "a torch minor such as 2.14"),
         compute=ax["compute"].texts(),
-        python=ax["python"].texts(_MINOR, "a Python version such as 3.12"),
+        python=ax["python"].texts(_PYTHON, "a Python version such as 3.12"),
         arch=tuple(n.choice(_ARCHES) for n in ax["arch"].items()),
     )
     if not axes.arch:

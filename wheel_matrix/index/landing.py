@@ -16,8 +16,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
 
 from wheel_matrix.configuration.values import url_template_problem
 from wheel_matrix.errors import UserError, shorten
@@ -110,7 +110,7 @@ def machines(filename: str) -> set[str]:
     """The CPU architectures a wheel's platform tags name (x86_64, aarch64)."""
     try:
         tags = parse_wheel_filename(filename)[3]
-    except (InvalidWheelFilename, InvalidVersion):
+    except ValueError:  # InvalidWheelFilename, InvalidVersion, a number too long
         return set()
     found = set()
     for tag in tags:

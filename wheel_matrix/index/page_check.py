@@ -22,8 +22,8 @@ from io import BytesIO
 from urllib.parse import unquote
 
 import pypi_simple
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from wheel_matrix.errors import UserError, shorten
 from wheel_matrix.index import pages
@@ -232,7 +232,7 @@ class PageChecker:
         for name in json_files:
             try:
                 found_versions.add(parse_wheel_filename(name)[1])
-            except (InvalidWheelFilename, InvalidVersion) as exc:
+            except ValueError as exc:  # InvalidWheelFilename, a number too long, ...
                 self.fault(where, f"lists {shorten(name)}, not a wheel file name: {exc}")
         versions = [str(v) for v in sorted(found_versions)]
         if page.versions != versions:
@@ -275,7 +275,7 @@ class PageChecker:
             self.fault(where, f"sha256 is {_sha(data)}, the link says {listing.sha256}")
         try:
             _name, file_version, _build, _tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion) as exc:
+        except ValueError as exc:  # InvalidWheelFilename, a number too long, ...
             return self.fault(where, f"not a wheel file name: {exc}")
         try:
             with zipfile.ZipFile(BytesIO(data)) as archive:
@@ -293,7 +293,7 @@ class PageChecker:
                     where, f"file name version {file_version} != METADATA version {meta.version}"
                 )
             self._label(channel, where, meta.name or "", meta.version or "", listing.yanked)
-        except (InvalidVersion, UserError) as exc:
+        except (ValueError, UserError) as exc:
             self.fault(where, f"METADATA Version {meta.version!r}: {exc}")
         self.found.requires.setdefault(channel, set()).update(meta.requires_dist)
         if listing.requires_python != meta.requires_python:

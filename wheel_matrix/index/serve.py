@@ -111,6 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The standard parser has set HTTP/0.9 by the time some of its errors are sent
+        # ("GET /a\xa0b HTTP/0.9" splits into four words), and in HTTP/0.9 an error is a
+        # bare page without its status line. This server speaks HTTP/1.x only.
+        if self.request_version == "HTTP/0.9":
+            self.request_version, self.close_connection = "HTTP/1.0", True
+        super().send_error(code, message, explain)
+
     def _early_error(self, line: str, status: HTTPStatus, message: str) -> None:
         self.command, self.requestline = "", line
         self.request_version = self.protocol_version

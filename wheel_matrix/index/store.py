@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
-from wheel_matrix.errors import UserError, did_you_mean
+from wheel_matrix.errors import UserError, did_you_mean, shorten
 from wheel_matrix.index import journal, landing, pages
 from wheel_matrix.index.journal import Write
 from wheel_matrix.index.pages import IndexFile, ProjectPage
@@ -239,7 +239,7 @@ def _published(page: ProjectPage, where: str) -> list[_Listed]:
     for f in page.files:
         try:
             _name, version, _build, tags = parse_wheel_filename(f.filename)
-        except (InvalidWheelFilename, InvalidVersion):
+        except ValueError:  # InvalidWheelFilename, InvalidVersion, a number too long
             continue  # not a wheel this service wrote; verify names it
         found.append((where, f.filename, tags, str(version)))
     return found
@@ -392,8 +392,8 @@ def set_yanked(
     """
     try:
         wanted = Version(version)
-    except InvalidVersion as exc:
-        raise UserError(f"not a PEP 440 version: {version!r}") from exc
+    except ValueError:  # InvalidVersion, or a number too long to read
+        raise UserError(f"not a PEP 440 version: {shorten(version)}") from None
     name = canonicalize_name(project)
     with journal.locked(root, timeout=lock_timeout):
         journal.recover(root)

@@ -151,6 +151,13 @@ def cells(matrix: Matrix) -> tuple[Cell, ...]:
         extra = (
             [rule.python] if rule.python else [p for p in matrix.axes.python if p in release.python]
         )
+        if not extra:
+            raise ConfigError(
+                matrix.source,
+                where,
+                f"none of the axes' Pythons ({', '.join(matrix.axes.python)}) is one torch "
+                f"{rule.torch} supports ({', '.join(release.python)}): name one with python:",
+            )
         previous = found[key].pythons if key in found else ()
         found[key] = _make_cell(matrix, release, rule.compute, arch, [*previous, *extra])
     return tuple(sorted(found.values(), key=lambda c: c.sort_key, reverse=True))

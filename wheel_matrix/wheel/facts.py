@@ -21,12 +21,11 @@ from pathlib import Path
 from packaging.metadata import parse_email
 from packaging.tags import Tag
 from packaging.utils import (
-    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from wheel_matrix.errors import UserError, shorten
 from wheel_matrix.plan.label import Label, label_of_version
@@ -152,7 +151,7 @@ def read_wheel(path: Path) -> WheelFacts:
         raise UserError(f"{path}: not a wheel (the file name does not end in .whl)")
     try:
         project, file_version, _build, tags = parse_wheel_filename(name)
-    except (InvalidWheelFilename, InvalidVersion) as exc:
+    except ValueError as exc:  # InvalidWheelFilename, InvalidVersion, a number too long
         reason = shorten(str(exc), 200, quote=False)
         raise UserError(f"{path}: bad wheel file name: {reason}") from None
     # One spelling per version: 1.7.0+CU130TORCH2.14 would be published beside
@@ -180,7 +179,7 @@ def read_wheel(path: Path) -> WheelFacts:
         )
     try:
         version = Version(meta.version)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number too long to read
         shown = shorten(meta.version)
         raise UserError(f"{path}: METADATA Version {shown} is not PEP 440") from None
     if version != file_version:
