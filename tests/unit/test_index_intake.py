@@ -131,8 +131,14 @@ def test_a_compute_platform_the_plan_lacks_is_refused(tmp_path: Path, index: Pat
 
 
 def test_non_ascii_project_name_is_refused(tmp_path: Path, index: Path) -> None:
+    # In the file name...
     wheel = make_wheel(tmp_path / "x", "causal-cönv1d", PUBLISHED)
-    refused(index, [wheel], "is not a valid project name|bad wheel file name")
+    refused(index, [wheel], "is not a valid project name")
+    # ... and in METADATA only.
+    made = make_wheel(tmp_path / "y", "causal-conv1d", "1.7.1+cu130torch2.14")
+    liar = rewritten(made, {"METADATA": lambda b: b.replace(b"Name: causal-conv1d",
+                                                            "Name: causal-cönv1d".encode())})
+    refused(index, [liar], r"METADATA Name 'causal-cönv1d' is not a valid project name")
 
 
 def rewritten(

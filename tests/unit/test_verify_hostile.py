@@ -173,6 +173,21 @@ def test_json_page_listing_a_file_name_without_a_version(
                for f in found)
 
 
+def test_a_second_spelling_of_a_version_planted_by_hand(
+    tmp_path: Path, index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_index_verify import plant_file
+
+    files = {"causal_conv1d/__init__.py": b"# other bytes\n"}
+    spelled = make_wheel(tmp_path / "x", "causal-conv1d", "1.7.0.0+cu130torch2.14", files=files)
+    plant_file(index, "cu130", spelled)
+    found = faults(index, capsys)
+    assert (
+        f"{PROJECT}/{spelled.name}: version 1.7.0.0+cu130torch2.14 for py3-none-any is also "
+        f"{CU130}: one of them is a second file of a published version"
+    ) in found
+
+
 def test_a_link_climbing_out_encoded(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = index / PROJECT / "index.html"
     page.write_text(page.read_text().replace('href="', 'href="%2e%2e/%2e%2e/%2e%2e/', 1))

@@ -210,9 +210,28 @@ class PageChecker:
         html_files = self._listings(base, parsed)
         for filename, listing in html_files.items():
             self.file(channel, filename, listing)
+        self.one_file_per_version_and_tag(base, list(html_files))
         if self.compare_forms:
             self.json_page(base, page_url, html_files)
         return None
+
+    def one_file_per_version_and_tag(self, base: str, filenames: list[str]) -> None:
+        """Two files of one version (as PEP 440 compares it) and tag: installers pick either."""
+        seen: dict[tuple[Version, object], str] = {}
+        for filename in sorted(filenames):
+            try:
+                _name, version, _build, tags = parse_wheel_filename(filename)
+            except ValueError:
+                continue  # named by file()
+            for tag in sorted(tags, key=str):
+                other = seen.setdefault((version, tag), filename)
+                if other != filename:
+                    self.fault(
+                        f"{base}/{filename}",
+                        f"version {version} for {tag} is also {other}: one of them is a "
+                        "second file of a published version",
+                    )
+                    break
 
     def json_page(self, base: str, page_url: str, html_files: Mapping[str, Listing]) -> None:
         where = f"{base}/{pages.PAGE_JSON}"
