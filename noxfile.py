@@ -109,6 +109,7 @@ def tests(session: nox.Session) -> None:
         "tests/lint",
         "tests/unit",
         "tests/e2e",
+        "tests/fuzz",
         *session.posargs,
         env={"WHEEL_MATRIX_WHEEL": str(wheel)},
     )

@@ -9,8 +9,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
-
 from wheel_matrix.errors import UserError
 
 
@@ -18,6 +16,8 @@ from wheel_matrix.errors import UserError
 def exclusive(path: Path, *, what: str, timeout: float = 60.0) -> Iterator[None]:
     """Hold the lock file ``path``; a UserError naming ``what`` if it stays taken past
     ``timeout`` seconds (0: fail at once)."""
+    import filelock  # only writers need it: `--help` and readers run without it
+
     lock = filelock.FileLock(path, timeout=timeout)
     try:
         lock.acquire()

@@ -149,7 +149,7 @@ def test_staging_without_journal_is_discarded(tmp_path: Path, index: Path) -> No
 
 def test_commit_moves_in_order(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    with journal.locked(root):
+    with journal.locked(root, create=True):
         journal.commit(root, [Write("a/b.txt", b"1"), Write("c.txt", b"2")])
     assert (root / "a/b.txt").read_bytes() == b"1" and (root / "c.txt").read_bytes() == b"2"
     with pytest.raises(AssertionError):

@@ -96,7 +96,7 @@ def _error(data: object, tmp_path: Path) -> str:
         (lambda d: d.update(test_arch="sm_90"), "test_arch: 'sm_90' is not a GPU arch such as 9.0"),
         (lambda d: d.pop("cuda"), "matrix.yaml: missing required key 'cuda'"),
         (
-            lambda d: d["torch"]["2.14"].update(cuda=["12.6", "12.9"]),
+            lambda d: d["torch"]["2.14"].update(cuda=["12.6", "12.9", "13.0"]),
             "torch.\"2.14\".cuda[1]: CUDA 12.9 has no entry under 'cuda'",
         ),
     ],

@@ -82,6 +82,7 @@ def test_include_of_unsupported_cell_is_a_config_error(
 ) -> None:
     data = yaml.safe_load(small_matrix_path.read_text())
     data["torch"]["2.13"]["cuda"] = ["12.6"]
+    data["torch"]["2.13"]["pypi_cuda"] = "12.6"
     data["include"] = [{"torch": "2.13", "compute": "13.0"}]
     matrix = matrix_file.parse(data, tmp_path / "m.yaml")
     with pytest.raises(

@@ -8,6 +8,7 @@ code 2 (tracebacks with --debug).
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The distributions that provide modules commands import when they run.
+_PROVIDERS = {
+    "pypi_simple": "pypi-simple",
+    "jinja2": "Jinja2",
+    "ruamel": "ruamel.yaml",
+    "botocore": "boto3",
+    "yaml": "PyYAML",
+}
+# What a full disk, a read-only mount or a permission says: the environment, not a bug.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EIO,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENAMETOOLONG,
+    }
+)
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """One line for an exception the machine caused (a full disk, a missing package), else
+    None (a bug, which keeps its traceback)."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.startswith(
+        "wheel_matrix"
+    ):
+        top = exc.name.split(".")[0]
+        package = _PROVIDERS.get(top, top)
+        return (
+            f"this command needs {package} (module {exc.name!r}), which is not installed: "
+            "pip install --group service (from the repository root)"
+        )
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log.VERBOSE = args.verbose
@@ -50,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except (ModuleNotFoundError, OSError) as exc:
+        problem = environment_problem(exc)
+        if problem is None or args.debug:
+            raise
+        log.error(problem)
+        return UserError.exit_code
     return result
 
 

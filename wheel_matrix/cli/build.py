@@ -10,6 +10,7 @@ from wheel_matrix import log, render
 from wheel_matrix.backends import container, engine, host, local_base, machine
 from wheel_matrix.backends.options import BuildOptions
 from wheel_matrix.cli.args import Subparsers, matrix_option
+from wheel_matrix.cli.build_checks import check_build_arguments
 from wheel_matrix.configuration import matrix_file, settings
 from wheel_matrix.configuration.matrix_file import Matrix
 from wheel_matrix.errors import UserError
@@ -86,6 +87,7 @@ def _build_in_container(
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    check_build_arguments(args)  # before any work: a bad argument fails in a moment
     matrix = matrix_file.load(args.matrix)
     here = machine.detect()
     ids = args.cell or []
@@ -169,7 +171,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--arch-list",
         default=None,
-        help="TORCH_CUDA_ARCH_LIST override (default: $TORCH_CUDA_ARCH_LIST, else --purpose's)",
+        help="TORCH_CUDA_ARCH_LIST override such as '8.0;9.0+PTX' (default: "
+        "$TORCH_CUDA_ARCH_LIST, else --purpose's)",
     )
     p.add_argument(
         "--cuda-toolkit",
@@ -180,7 +183,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--torch-index",
         default=None,
-        help="index for torch builds PyPI lacks ('{compute}' is replaced)",
+        help="index for torch builds PyPI lacks ('{compute}' is replaced; '' for none)",
     )
-    p.add_argument("--jobs", type=int, default=None, help="parallel compile jobs (MAX_JOBS)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="parallel compile jobs, MAX_JOBS (default: $MAX_JOBS; unset or 0: automatic, every "
+        "core with about 4 GiB of memory per nvcc job)",
+    )
     p.set_defaults(func=_cmd_build)

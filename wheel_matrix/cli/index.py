@@ -38,6 +38,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         project=matrix.project.name,
         pypi=plan.pypi_channels(matrix),
         torch_index=matrix.torch_index,
+        channels=tuple(plan.channel_torches(plan.cells(matrix))),
     )
     with log.step(f"index {args.wheels} -> {args.out}"):
         report = build_index(wheels_in(args.wheels), args.out, base_url=args.base_url, told=told)

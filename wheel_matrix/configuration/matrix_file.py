@@ -7,23 +7,27 @@ this module looks at the raw YAML.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
-from wheel_matrix.errors import ConfigError, did_you_mean
+from wheel_matrix.configuration import strict_yaml, values
+from wheel_matrix.errors import ConfigError, did_you_mean, shorten
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MATRIX = REPO_ROOT / "matrix.yaml"
 
-_MINOR = re.compile(r"^\d+\.\d+$")
-_ARCH = re.compile(r"^\d+\.\d+$")
-_RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
+# Every pattern is matched in full (fullmatch): "2.14\n" is not a version.
+_MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
+_RELEASE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}", re.ASCII)
+_PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", re.ASCII)
+# The package version the labels are appended to: a public PEP 440 version, no local part.
+_PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?", re.ASCII)
 _ARCHES = ("x86_64", "aarch64")
 CPU = "cpu"
 
@@ -92,7 +96,7 @@ class Matrix:
             return self.torch[minor]
         except KeyError:
             raise ConfigError(
-                self.source, "torch", f"no torch {minor!r}{did_you_mean(minor, self.torch)}"
+                self.source, "torch", f"no torch {shorten(minor)}{did_you_mean(minor, self.torch)}"
             ) from None
 
 
@@ -112,6 +116,7 @@ class _Node:
             step = f"[{key}]"
         else:
             # Version keys contain dots; quote them so the path stays unambiguous.
+            key = shorten(key, 40, quote=False)
             name = f'"{key}"' if "." in key else key
             step = f".{name}" if self.path else name
         return _Node(self.source, f"{self.path}{step}", value)
@@ -152,8 +157,16 @@ class _Node:
         if not isinstance(self.value, str | int) or isinstance(self.value, bool):
             raise self.fail(f"expected a string, got {_show(self.value)}")
         text = str(self.value)
-        if pattern is not None and not pattern.match(text):
-            raise self.fail(f"{text!r} is not {what}")
+        if pattern is not None and not pattern.fullmatch(text):
+            raise self.fail(f"{shorten(text)} is not {what}")
+        return text
+
+    def checked(self, problem: Callable[[str], str | None]) -> str:
+        """A string that ``problem`` (a grammar of ``values``) finds nothing wrong with."""
+        text = self.text()
+        found = problem(text)
+        if found:
+            raise self.fail(found)
         return text
 
     def flag(self) -> bool:
@@ -171,13 +184,13 @@ class _Node:
         text = self.text()
         if text not in choices:
             raise self.fail(
-                f"{text!r} is not one of {', '.join(choices)}{did_you_mean(text, choices)}"
+                f"{shorten(text)} is not one of {', '.join(choices)}{did_you_mean(text, choices)}"
             )
         return text
 
 
 def _show(value: object) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+    return "nothing" if value is None else f"{type(value).__name__} {shorten(value)}"
 
 
 def _optional(nodes: Mapping[str, _Node], key: str, read: Callable[[_Node], T], default: T) -> T:
@@ -190,11 +203,16 @@ def _torch_release(minor: str, node: _Node) -> TorchRelease:
     if not version.startswith(minor + "."):
         raise fields["version"].fail(f"{version!r} is not a {minor} release")
     pypi_cuda = _optional(fields, "pypi_cuda", lambda n: n.text(_MINOR, "a CUDA version"), None)
+    cuda = fields["cuda"].texts(_MINOR, "a CUDA version such as 12.6")
+    if pypi_cuda is not None and pypi_cuda not in cuda:
+        raise fields["pypi_cuda"].fail(
+            f"CUDA {pypi_cuda} is not in this release's cuda list ({', '.join(cuda)})"
+        )
     return TorchRelease(
         minor=minor,
         version=version,
-        python=fields["python"].texts(_MINOR, "a Python version such as 3.12"),
-        cuda=fields["cuda"].texts(_MINOR, "a CUDA version such as 12.6"),
+        python=fields["python"].texts(_PYTHON, "a Python version such as 3.12"),
+        cuda=cuda,
         pypi_cuda=pypi_cuda,
         manylinux=fields["manylinux"].text(re.compile(r"^2_\d+$"), "a glibc tag such as 2_28"),
     )
@@ -205,14 +223,11 @@ def _cuda_spec(version: str, node: _Node) -> CudaSpec:
     toolkit = fields["toolkit"].text(_RELEASE, "a toolkit release such as 13.0.2")
     if not toolkit.startswith(version + "."):
         raise fields["toolkit"].fail(f"{toolkit!r} is not a CUDA {version} toolkit")
-    arch_list = fields["arch_list"].text(
-        re.compile(r"^\d+\.\d+(\+PTX)?(;\d+\.\d+(\+PTX)?)*$"), "an arch list such as 8.0;9.0+PTX"
-    )
     return CudaSpec(
         version=version,
         toolkit=toolkit,
-        image=fields["image"].text(),
-        arch_list=arch_list,
+        image=fields["image"].checked(values.image_problem),
+        arch_list=fields["arch_list"].checked(values.arch_list_problem),
         pypi_toolkit=fields["pypi_toolkit"].flag(),
     )
 
@@ -231,11 +246,11 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
     top = root.mapping(
         ("axes", "torch", "cuda", "test_arch"), ("exclude", "include", "torch_index")
     )
-    test_arch = top["test_arch"].text(_ARCH, "a GPU arch such as 9.0")
+    test_arch = top["test_arch"].text(values.ARCH, "a GPU arch such as 9.0")
 
     for key in ("torch", "cuda"):
         for version, n in top[key].table().items():
-            if not _MINOR.match(version):
+            if not _MINOR.fullmatch(version):
                 raise n.fail(f'{key} keys are versions such as "2.14" or "13.0"')
     torch = {minor: _torch_release(minor, n) for minor, n in top["torch"].table().items()}
     cuda = {version: _cuda_spec(version, n) for version, n in top["cuda"].table().items()}
@@ -244,9 +259,16 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
     axes = Axes(
         torch=ax["torch"].texts(_MINOR, "a torch minor such as 2.14"),
         compute=ax["compute"].texts(),
-        python=ax["python"].texts(_MINOR, "a Python version such as 3.12"),
+        python=ax["python"].texts(_PYTHON, "a Python version such as 3.12"),
         arch=tuple(n.choice(_ARCHES) for n in ax["arch"].items()),
     )
+    if not axes.arch:
+        raise ax["arch"].fail("must not be empty")
+    for name, node in ax.items():
+        listed = getattr(axes, name)
+        for i, value in enumerate(listed):
+            if value in listed[:i]:
+                raise node.child(i, value).fail(f"{shorten(value, quote=False)} is listed twice")
     for i, minor in enumerate(axes.torch):
         if minor not in torch:
             raise (
@@ -259,7 +281,10 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
             raise (
                 ax["compute"]
                 .child(i, compute)
-                .fail(f"CUDA {compute} has no entry under 'cuda'{did_you_mean(compute, cuda)}")
+                .fail(
+                    f"CUDA {shorten(compute, quote=False)} has no entry under 'cuda'"
+                    f"{did_you_mean(compute, cuda)}"
+                )
             )
     for minor, release in torch.items():
         for i, version in enumerate(release.cuda):
@@ -279,14 +304,52 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
         axes=axes,
         exclude=rules("exclude"),
         include=rules("include"),
-        torch_index=_optional(top, "torch_index", lambda n: n.text(), ""),
+        torch_index=_optional(
+            top, "torch_index", lambda n: n.checked(values.url_template_problem), ""
+        ),
         torch=torch,
         cuda=cuda,
     )
     for key in ("exclude", "include"):
         for i, rule in enumerate(rules(key)):
             _check_rule(matrix, rule, top[key].child(i, None))
+    for i, rule in enumerate(matrix.exclude):
+        if not any(_rule_matches(rule, *combo) for combo in _axis_combinations(matrix)):
+            raise top["exclude"].child(i, None).fail(
+                "matches no cell of the axes (a rule that excludes nothing is a mistake)"
+            )
+    if not matrix.include and not any(_axis_combinations(matrix, excluded=False)):
+        raise root.fail(
+            "the axes, the torch releases' support and exclude leave no cell to build"
+        )
     return matrix
+
+
+def _rule_matches(rule: Rule, torch: str, compute: str, python: str, arch: str) -> bool:
+    return (
+        rule.torch in (None, torch)
+        and rule.compute in (None, compute)
+        and rule.python in (None, python)
+        and rule.arch in (None, arch)
+    )
+
+
+def _axis_combinations(
+    matrix: Matrix, excluded: bool = True
+) -> Iterator[tuple[str, str, str, str]]:
+    """(torch, compute, python, arch) of the axes that the torch releases support; without
+    ``excluded``, those the exclude rules leave. (The planner makes cells of them.)"""
+    axes = matrix.axes
+    for torch, compute, python, arch in itertools.product(
+        axes.torch, axes.compute, axes.python, axes.arch
+    ):
+        release = matrix.torch[torch]
+        if (compute != CPU and compute not in release.cuda) or python not in release.python:
+            continue
+        if excluded or not any(
+            _rule_matches(r, torch, compute, python, arch) for r in matrix.exclude
+        ):
+            yield torch, compute, python, arch
 
 
 def _check_rule(matrix: Matrix, rule: Rule, node: _Node) -> None:
@@ -301,7 +364,7 @@ def _check_rule(matrix: Matrix, rule: Rule, node: _Node) -> None:
         value = getattr(rule, key)
         if value is not None and value not in choices:
             raise node.child(key, value).fail(
-                f"unknown {key} {value!r}{did_you_mean(value, choices)}"
+                f"unknown {key} {shorten(value)}{did_you_mean(value, choices)}"
             )
 
 
@@ -319,21 +382,17 @@ def load_project(root: Path = REPO_ROOT) -> Project:
     found = re.search(r'^__version__\s*=\s*"([^"]+)"', init_text, re.MULTILINE)
     if found is None:
         raise ConfigError(init, "__version__", 'no __version__ = "..." line')
-    return Project(name=str(name), version=found[1])
+    if not isinstance(name, str) or not _PROJECT_NAME.fullmatch(name):
+        raise ConfigError(pyproject, "project.name", f"{shorten(name)} is not a project name")
+    if not _PUBLIC_VERSION.fullmatch(found[1]):
+        raise ConfigError(
+            init, "__version__", f"{shorten(found[1])} is not a release such as 1.7.0"
+        )
+    return Project(name=name, version=found[1])
 
 
 def load(path: Path | None = None) -> Matrix:
     """Read and validate matrix.yaml ($WHEEL_MATRIX_FILE, else the repository's own)."""
     source = path or Path(os.environ.get("WHEEL_MATRIX_FILE") or DEFAULT_MATRIX)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, where, f"invalid YAML: {problem}") from None
+    data: Any = strict_yaml.load(source)
     return parse(data, source)

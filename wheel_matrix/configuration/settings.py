@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from wheel_matrix.errors import ConfigError, did_you_mean
+from wheel_matrix.configuration import strict_yaml, values
+from wheel_matrix.errors import ConfigError, did_you_mean, shorten
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 DEFAULT_SETTINGS = TEMPLATES / "settings.yaml"
 
-_SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Every value reaches a Dockerfile or a workflow: each is matched in full against its grammar.
+_SHA_PIN = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", re.ASCII)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+_PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
+_MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
+_GCC = re.compile(r"\d{1,3}", re.ASCII)
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?", re.ASCII)
+_VERSION = re.compile(r"\d{1,8}(?:\.\d{1,8}){0,5}(?:(?:a|b|rc|\.post|\.dev)\d{1,8})*", re.ASCII)
+_TAG = re.compile(r"v?\d{1,8}(?:\.\d{1,8}){0,5}(?:[-.][A-Za-z0-9]{1,20})?", re.ASCII)
 _ARCHES = ("x86_64", "aarch64")
 
 
@@ -55,11 +61,12 @@ class Settings:
 
 def _mapping(data: object, source: Path, where: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ConfigError(source, where, f"expected a mapping, got {data!r}")
+        raise ConfigError(source, where, f"expected a mapping, got {shorten(data)}")
     out = {str(k): v for k, v in data.items()}
     for key in out:
         if keys and key not in keys:
-            raise ConfigError(source, f"{where}.{key}" if where else key,
+            shown = shorten(key, 40, quote=False)
+            raise ConfigError(source, f"{where}.{shown}" if where else shown,
                               f"unknown key{did_you_mean(key, keys)}")
     for key in keys:
         if key not in out:
@@ -67,70 +74,89 @@ def _mapping(data: object, source: Path, where: str, keys: tuple[str, ...] = ())
     return out
 
 
-def _text(value: object, source: Path, where: str) -> str:
+def _text(value: object, source: Path, where: str, pattern: re.Pattern[str] | None = None,
+          what: str = "") -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ConfigError(source, where, f"expected a string, got {value!r}")
-    return str(value)
+        raise ConfigError(source, where, f"expected a string, got {shorten(value)}")
+    text = str(value)
+    if pattern is not None and not pattern.fullmatch(text):
+        raise ConfigError(source, where, f"{shorten(text)} is not {what}")
+    return text
+
+
+def _image(value: object, source: Path, where: str) -> str:
+    text = _text(value, source, where)
+    problem = values.image_problem(text)
+    if problem:
+        raise ConfigError(source, where, problem)
+    return text
 
 
 def _pythons(value: object, source: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or len(value) != 2:
-        raise ConfigError(source, "pythons", f"expected [oldest, newest], got {value!r}")
-    versions = tuple(_text(v, source, f"pythons[{i}]") for i, v in enumerate(value))
-    for i, version in enumerate(versions):
-        if not re.match(r"^3\.\d+$", version):
-            raise ConfigError(source, f"pythons[{i}]", f"{version!r} is not a Python such as 3.11")
-    return versions
+        raise ConfigError(source, "pythons", f"expected [oldest, newest], got {shorten(value)}")
+    return tuple(
+        _text(v, source, f"pythons[{i}]", _PYTHON, "a Python such as 3.11")
+        for i, v in enumerate(value)
+    )
 
 
 def parse(data: object, source: Path) -> Settings:
     top = _mapping(data, source, "", ("images", "host_gcc", "tools", "runners", "pythons", "nox",
                                        "actions"))
     images = _mapping(top["images"], source, "images", ("manylinux", "digests"))
-    manylinux = _mapping(images["manylinux"], source, "images.manylinux", _ARCHES)
+    manylinux = {
+        arch: _image(image, source, f"images.manylinux.{arch}")
+        for arch, image in
+        _mapping(images["manylinux"], source, "images.manylinux", _ARCHES).items()
+    }
     for arch, image in manylinux.items():
-        if "@sha256:" not in _text(image, source, f"images.manylinux.{arch}"):
-            raise ConfigError(source, f"images.manylinux.{arch}", f"{image!r} has no digest")
+        if "@sha256:" not in image:
+            raise ConfigError(source, f"images.manylinux.{arch}", f"{shorten(image)} has no digest")
     digests = {
-        image: _text(d, source, f"images.digests.{image}")
+        _image(image, source, f"images.digests.{shorten(image, 40, quote=False)}"): _text(
+            d, source, f"images.digests.{image}", _DIGEST, "sha256:<64 hex digits>"
+        )
         for image, d in _mapping(images["digests"], source, "images.digests").items()
     }
-    for image, digest in digests.items():
-        if not _DIGEST.match(digest):
-            raise ConfigError(
-                source, f"images.digests.{image}", f"{digest!r} is not sha256:<64 hex digits>"
-            )
     gcc = _mapping(top["host_gcc"], source, "host_gcc", ("default", "cuda"))
-    toolsets = _mapping(gcc["cuda"], source, "host_gcc.cuda")
+    toolsets = {
+        _text(v, source, "host_gcc.cuda", _MINOR, "a CUDA version such as 12.6"): int(
+            _text(n, source, f"host_gcc.cuda.{v}", _GCC, "a gcc-toolset major such as 13")
+        )
+        for v, n in _mapping(gcc["cuda"], source, "host_gcc.cuda").items()
+    }
     actions = {}
     for name, spec in _mapping(top["actions"], source, "actions").items():
-        fields = _mapping(spec, source, f"actions.{name}", ("uses", "version"))
-        uses = _text(fields["uses"], source, f"actions.{name}.uses")
-        if not _SHA_PIN.match(uses):
-            raise ConfigError(source, f"actions.{name}.uses", f"{uses!r} is not pinned to a commit")
-        actions[name] = Action(uses, _text(fields["version"], source, f"actions.{name}.version"))
+        where = f"actions.{shorten(name, 40, quote=False)}"
+        _text(name, source, where, _NAME, "an action name such as setup-python")
+        fields = _mapping(spec, source, where, ("uses", "version"))
+        uses = _text(fields["uses"], source, f"{where}.uses", _SHA_PIN, "pinned to a commit")
+        version = _text(fields["version"], source, f"{where}.version", _TAG, "a tag such as v5.0.0")
+        actions[name] = Action(uses, version)
+    tools = {
+        _text(p, source, "tools", _NAME, "a package name"): _text(
+            v, source, f"tools.{p}", _VERSION, "an exact version such as 6.8.2"
+        )
+        for p, v in _mapping(top["tools"], source, "tools").items()
+    }
     return Settings(
         source=source,
-        manylinux={a: str(i) for a, i in manylinux.items()},
+        manylinux=manylinux,
         digests=digests,
-        gcc_default=int(_text(gcc["default"], source, "host_gcc.default")),
-        gcc={v: int(_text(n, source, f"host_gcc.cuda.{v}")) for v, n in toolsets.items()},
-        tools={p: _text(v, source, f"tools.{p}") for p, v in
-               _mapping(top["tools"], source, "tools").items()},
-        runners={a: _text(r, source, f"runners.{a}") for a, r in
+        gcc_default=int(
+            _text(gcc["default"], source, "host_gcc.default", _GCC, "a gcc-toolset major")
+        ),
+        gcc=toolsets,
+        tools=tools,
+        runners={a: _text(r, source, f"runners.{a}", _NAME, "a runner label") for a, r in
                  _mapping(top["runners"], source, "runners", _ARCHES).items()},
         pythons=_pythons(top["pythons"], source),
-        nox=_text(top["nox"], source, "nox"),
+        nox=_text(top["nox"], source, "nox", _VERSION, "a version such as 2025.2.9"),
         actions=actions,
     )
 
 
 def load(path: Path | None = None) -> Settings:
     source = path or DEFAULT_SETTINGS
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"invalid YAML: {exc}") from None
-    return parse(data, source)
+    return parse(strict_yaml.load(source), source)

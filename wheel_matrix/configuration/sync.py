@@ -39,7 +39,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheel_matrix import log
 from wheel_matrix.configuration.matrix_file import Matrix
-from wheel_matrix.errors import ConfigError, UserError
+from wheel_matrix.errors import ConfigError, UserError, shorten
 
 PYPI = "https://pypi.org/simple/"
 DEFAULT_BUILDS = Path(__file__).resolve().parents[2] / "pytorch-builds.yaml"
@@ -318,22 +318,20 @@ def _minor_tuple(minor: str) -> tuple[int, int]:
 
 def load_builds(path: Path) -> dict[str, tuple[str, ...]]:
     """pytorch-builds.yaml: torch minor -> the CUDA versions PyTorch's own index builds it for."""
-    import yaml
+    from wheel_matrix.configuration import strict_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, "", f"invalid YAML: {exc}") from None
+    data = strict_yaml.load(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(path, "", "expected a mapping of torch minor -> CUDA versions")
     out: dict[str, tuple[str, ...]] = {}
+    minor_pattern = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
     for minor, cuda in data.items():
-        if not isinstance(minor, str) or not re.match(r"^\d+\.\d+$", minor):
-            raise ConfigError(path, str(minor), 'keys are quoted torch minors such as "2.15"')
+        if not isinstance(minor, str) or not minor_pattern.fullmatch(minor):
+            raise ConfigError(
+                path, shorten(minor, 40), 'keys are quoted torch minors such as "2.15"'
+            )
         if not isinstance(cuda, list) or not all(
-            isinstance(c, str) and re.match(r"^\d+\.\d+$", c) for c in cuda
+            isinstance(c, str) and minor_pattern.fullmatch(c) for c in cuda
         ):
             raise ConfigError(path, f'"{minor}"', 'expected a list such as ["12.6", "13.0"]')
         out[minor] = tuple(cuda)

@@ -60,7 +60,7 @@ def publish_pages(root: Path, dest: Path) -> SyncReport:
     """Copy the index into ``dest``, a GitHub Pages tree (a checkout of the Pages branch)."""
     writes: list[Write] = []
     unchanged = 0
-    with journal.locked(dest):
+    with journal.locked(dest, create=True):
         journal.recover(dest)
         for relpath in local_files(root):
             source, target = root / relpath, dest / relpath
@@ -154,29 +154,43 @@ def pull_s3(url: str, root: Path, endpoint_url: str | None = None) -> SyncReport
     The pages are the index's state (PEP 691 project pages list every file), so
     ``index`` can then add new wheels and ``publish`` upload only what changed.
     """
+    client, bucket, prefix = _s3_client(url, endpoint_url)
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client, bucket, prefix = _s3_client(url, endpoint_url)
     fetched: list[str] = []
     unchanged = 0
-    try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                relpath = obj["Key"][len(prefix) :]
-                # Wheels and .metadata stay remote; folder keys are copies of index.html.
-                if not relpath or relpath.endswith("/") or _is_file(relpath):
-                    continue
-                body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-                target = root / relpath
-                if target.is_file() and target.read_bytes() == body:
-                    unchanged += 1
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(body)
-                fetched.append(relpath)
-    except (BotoCoreError, ClientError) as exc:
-        raise UserError(f"{url}: cannot read the bucket: {exc}") from exc
+    # Pages land in an index folder, nowhere else, and not while a publish writes there.
+    with journal.locked(root, create=True):
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            ):
+                for obj in page.get("Contents", []):
+                    relpath = obj["Key"][len(prefix) :]
+                    # Wheels and .metadata stay remote; folder keys are copies of index.html.
+                    if not relpath or relpath.endswith("/") or _is_file(relpath):
+                        continue
+                    if _leaves(relpath):
+                        raise UserError(
+                            f"{url}: key {obj['Key']!r} would be written outside {root}"
+                        )
+                    body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                    target = root / relpath
+                    if target.is_file() and target.read_bytes() == body:
+                        unchanged += 1
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(body)
+                    fetched.append(relpath)
+        except (BotoCoreError, ClientError) as exc:
+            raise UserError(f"{url}: cannot read the bucket: {exc}") from exc
     return SyncReport(tuple(fetched), unchanged)
+
+
+def _leaves(relpath: str) -> bool:
+    """Whether a key, as a path below the index, would climb out of it."""
+    parts = relpath.split("/")
+    return relpath.startswith("/") or ".." in parts or "\\" in relpath or "\0" in relpath
 
 
 def publish_twine(wheels: Sequence[Path], repository_url: str) -> None:

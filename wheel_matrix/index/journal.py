@@ -37,18 +37,53 @@ def staging_path(root: Path) -> Path:
     return root.parent / f".{root.name}.staging"
 
 
+# What marks a folder as an index (its landing page and channel list), and what a
+# folder about to become one may already hold (a GitHub Pages checkout's).
+INDEX_MARKS = ("channels.json", "index.html")
+NEW_INDEX_MAY_HOLD = ("CNAME",)
+
+
+def check_root(root: Path, *, create: bool = False) -> None:
+    """A UserError unless ``root`` is an index folder; with ``create``, a missing or empty
+    folder (hidden files aside) may become one. No command locks, or writes into, a folder
+    that fails this: ``yank --root /etc/passwd`` must not make ``/etc/.passwd.lock``."""
+    if root.is_dir() and not root.is_symlink():
+        if any((root / mark).is_file() for mark in INDEX_MARKS):
+            return
+        if create:
+            others = sorted(
+                p.name
+                for p in root.iterdir()
+                if not p.name.startswith(".") and p.name not in NEW_INDEX_MAY_HOLD
+            )
+            if not others:
+                return
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            raise UserError(
+                f"{root}: not an index folder (it holds {shown}): name an index, or a new or "
+                "empty folder"
+            )
+        raise UserError(f"{root}: not an index folder (no {' or '.join(INDEX_MARKS)})")
+    if root.exists() or root.is_symlink():
+        raise UserError(f"{root}: not an index folder")
+    if not create:
+        raise UserError(f"{root}: no index here (run `wheel-matrix index` first)")
+
+
 @contextlib.contextmanager
-def locked(root: Path, *, shared: bool = False, timeout: float = 60.0) -> Iterator[None]:
+def locked(
+    root: Path, *, shared: bool = False, timeout: float = 60.0, create: bool = False
+) -> Iterator[None]:
     """Hold the index lock; a UserError if another holder keeps it past ``timeout``.
 
-    Readers (``shared``) write nothing; a writer makes the index folder first.
+    Readers (``shared``) write nothing; a writer checks that ``root`` is an index
+    folder (or, with ``create``, may become one) and makes it first.
     """
     if shared:
         with locks.shared(lock_path(root), what="publish", timeout=timeout):
             yield
         return
-    if root.exists() and not root.is_dir():
-        raise UserError(f"{root}: not an index folder")
+    check_root(root, create=create)
     root.mkdir(parents=True, exist_ok=True)
     with locks.exclusive(lock_path(root), what="publish", timeout=timeout):
         yield
@@ -126,16 +161,40 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
     """
     if not writes:
         return
-    staging = staging_path(root)
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     seen: set[str] = set()
     for write in writes:
         bad = write.relpath.startswith(("/", "..")) or write.relpath == JOURNAL
         if bad or write.relpath in seen:
             raise AssertionError(f"bad or repeated write {write.relpath!r}")
         seen.add(write.relpath)
+    staging = staging_path(root)
+    try:
+        _stage(staging, writes)
+    except BaseException as exc:
+        # Before the commit point the index is untouched: drop the staging, so that a full
+        # disk is not left full until the next run.
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            where = exc.filename or staging
+            raise UserError(
+                f"cannot stage the publish ({where}: {exc.strerror}); the index is unchanged"
+            ) from None
+        raise
+    try:
+        _replay(root, staging, [w.relpath for w in writes])
+    except OSError as exc:
+        raise UserError(
+            f"the publish stopped half-way ({exc.filename}: {exc.strerror}); every page is "
+            "still whole: run the command again to finish it"
+        ) from None
+
+
+def _stage(staging: Path, writes: Sequence[Write]) -> None:
+    """Write every file and then the journal (the commit point) into ``staging``."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for write in writes:
         target = staging / write.relpath
         target.parent.mkdir(parents=True, exist_ok=True)
         if write.source is not None:
@@ -150,4 +209,3 @@ def commit(root: Path, writes: Sequence[Write]) -> None:
     _fsync_dir(staging)
     os.replace(tmp, staging / JOURNAL)  # the commit point
     _fsync_dir(staging)
-    _replay(root, staging, [w.relpath for w in writes])

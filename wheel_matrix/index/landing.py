@@ -10,15 +10,17 @@ holds the same data so that a publish updates it without reading every page.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
 
-from wheel_matrix.errors import UserError
+from wheel_matrix.configuration.values import url_template_problem
+from wheel_matrix.errors import UserError, shorten
 from wheel_matrix.plan.label import label_of_version
 from wheel_matrix.plan.recipes import KINDS, PYPI_CHANNEL, Recipes, recipes
 
@@ -44,28 +46,71 @@ class IndexData:
     project: str = ""  # the package the index is for (recipes, which-index, verify)
 
 
+# What channels.json may name: channels as this service makes them (never "../x"),
+# projects as PEP 508 names them, torch minors; its text reaches pages and recipes.
+CHANNEL = re.compile(r"cpu|cu\d{3,4}|" + PYPI_CHANNEL, re.ASCII)
+_PROJECT = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
+_MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
+_ARCH = re.compile(r"x86_64|aarch64", re.ASCII)
+
+
+def _check_data(doc: object) -> IndexData:
+    """channels.json's document as IndexData; a TypeError or ValueError says what is wrong."""
+    if not isinstance(doc, dict):
+        raise TypeError("the top level is not an object")
+    channels, pypi = doc["channels"], doc.get("pypi", {})
+    torch_index, project = doc.get("torch_index", DEFAULT_TORCH_INDEX), doc.get("project")
+    if not isinstance(channels, dict) or not isinstance(pypi, dict):
+        raise TypeError("channels and pypi must be objects")
+    if not isinstance(torch_index, str):
+        raise TypeError("torch_index must be a string")
+    if torch_index and url_template_problem(torch_index):
+        raise ValueError(f"torch_index: {url_template_problem(torch_index)}")
+    for channel, projects in channels.items():
+        if not CHANNEL.fullmatch(channel) or not isinstance(projects, dict):
+            raise ValueError(f"channel {shorten(channel)} is not a channel name with projects")
+        for name, entries in projects.items():
+            if not _PROJECT.fullmatch(name) or not isinstance(entries, list):
+                raise ValueError(f"{channel}: {shorten(name)} is not a project with a list")
+            for entry in entries:
+                _check_entry(entry, f"{channel}/{name}")
+    for minor, channel in pypi.items():
+        if not (_MINOR.fullmatch(minor) and isinstance(channel, str)
+                and CHANNEL.fullmatch(channel)):
+            raise ValueError(f"pypi: {shorten(minor)}: {shorten(channel)} is not a channel")
+    if project not in (None, "") and not (isinstance(project, str) and _PROJECT.fullmatch(project)):
+        raise ValueError(f"project {shorten(project)} is not a project name")
+    return IndexData(channels, dict(pypi), torch_index, project or _only_project(channels))
+
+
+def _check_entry(entry: object, where: str) -> None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
+        raise ValueError(f"{where}: {shorten(entry)} is not a version entry")
+    label_of_version(entry["version"])  # a UserError names a version without a label
+    if not isinstance(entry.get("yanked"), bool):
+        raise ValueError(f"{where}: {entry['version']}: 'yanked' is not true or false")
+    arches = entry.get("arches", [])
+    if not isinstance(arches, list) or not all(
+        isinstance(a, str) and _ARCH.fullmatch(a) for a in arches
+    ):
+        raise ValueError(f"{where}: {entry['version']}: 'arches' is not a list of machines")
+
+
 def parse_data(raw: bytes, where: str) -> IndexData:
     try:
-        doc = json.loads(raw)
-        channels: LandingData = doc["channels"]
-        pypi = doc.get("pypi", {})
-        torch_index = doc.get("torch_index", DEFAULT_TORCH_INDEX)
-        if not isinstance(channels, dict) or not isinstance(pypi, dict):
-            raise TypeError("channels and pypi must be objects")
-        if not isinstance(torch_index, str):
-            raise TypeError("torch_index must be a string")
-        project = doc.get("project") or _only_project(channels)
-        pins = {str(k): str(v) for k, v in pypi.items()}
-        return IndexData(channels, pins, torch_index, str(project))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"{where}: not a channels.json file: {exc}") from exc
+        return _check_data(json.loads(raw))
+    except RecursionError:
+        raise UserError(f"{where}: not a channels.json file: nested too deeply") from None
+    except (ValueError, KeyError, TypeError, AttributeError, UserError) as exc:
+        reason = shorten(str(exc), 200, quote=False)
+        raise UserError(f"{where}: not a channels.json file: {reason}") from None
 
 
 def machines(filename: str) -> set[str]:
     """The CPU architectures a wheel's platform tags name (x86_64, aarch64)."""
     try:
         tags = parse_wheel_filename(filename)[3]
-    except (InvalidWheelFilename, InvalidVersion):
+    except ValueError:  # InvalidWheelFilename, InvalidVersion, a number too long
         return set()
     found = set()
     for tag in tags:

@@ -22,14 +22,14 @@ from io import BytesIO
 from urllib.parse import unquote
 
 import pypi_simple
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
-from wheel_matrix.errors import UserError
+from wheel_matrix.errors import UserError, shorten
 from wheel_matrix.index import pages
 from wheel_matrix.plan.label import label_of_version
 from wheel_matrix.plan.recipes import PYPI_CHANNEL
-from wheel_matrix.wheel.facts import parse_core_metadata
+from wheel_matrix.wheel.facts import ZIP_ERRORS, dist_info_metadata, parse_core_metadata
 
 Reader = Callable[[str], bytes | None]  # relpath -> bytes, None if absent
 
@@ -37,6 +37,16 @@ Reader = Callable[[str], bytes | None]  # relpath -> bytes, None if absent
 # link climbing out of the index shows); links are resolved against it.
 _BASE = "https://host.invalid/index/"
 _UPLOAD_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+# What pypi-simple raises for a page it cannot read (beyond the usual ValueError & co).
+_PAGE_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    RecursionError,
+    pypi_simple.UnsupportedRepoVersionError,
+    pypi_simple.UnparsableFilenameError,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,8 @@ class Findings:
     live: dict[str, set[str]] = field(default_factory=dict)  # channel -> torch minors, unyanked
     yanked: dict[str, set[str]] = field(default_factory=dict)  # channel -> only yanked ones
     requires: dict[str, set[str]] = field(default_factory=dict)  # channel -> Requires-Dist
+    asked: set[str] = field(default_factory=set)  # every relpath read or linked: the listed tree
+    unreadable: set[str] = field(default_factory=set)  # folders whose page could not be read
 
 
 def _sha(data: bytes) -> str:
@@ -88,11 +100,15 @@ class PageChecker:
     def __init__(
         self, read: Reader, compare_forms: bool, pypi: Mapping[str, str], project: str
     ) -> None:
-        self.read = read
+        self._read = read
         self.compare_forms = compare_forms
         self.pypi = pypi  # torch minor -> the channel of PyPI's torch build
         self.project = canonicalize_name(project)
         self.found = Findings()
+
+    def read(self, relpath: str) -> bytes | None:
+        self.found.asked.add(relpath)
+        return self._read(relpath)
 
     def fault(self, where: str, message: str) -> None:
         self.found.faults.append(Fault(where, message))
@@ -104,14 +120,26 @@ class PageChecker:
         if raw is None:
             self.fault(f"{folder}/", missing)
             return None
-        return _text(raw, where, self.found)
+        text = _text(raw, where, self.found)
+        if text is None:
+            self.found.unreadable.add(folder)
+        return text
+
+    def page_fault(self, folder: str, where: str, message: str) -> None:
+        """A page that cannot be read: what its folder holds is not judged by it."""
+        self.found.unreadable.add(folder)
+        self.fault(where, message)
 
     def channel(self, channel: str) -> None:
         where = f"{channel}/{pages.PAGE_HTML}"
         html = self.html_page(channel, "channel has no index.html")
         if html is None:
             return None
-        page = pypi_simple.IndexPage.from_html(html)
+        try:
+            page = pypi_simple.IndexPage.from_html(html)
+        except _PAGE_ERRORS as exc:
+            message = f"not a simple root page: {shorten(str(exc), 120, quote=False)}"
+            return self.page_fault(channel, where, message)
         if page.repository_version is None:
             self.fault(where, "no pypi:repository-version meta tag")
         projects = list(page.projects)
@@ -123,8 +151,9 @@ class PageChecker:
                 listed = [p["name"] for p in json.loads(raw_json)["projects"]]
                 if self.compare_forms and sorted(listed) != sorted(projects):
                     self.fault(f"{channel}/", f"HTML lists {projects}, JSON lists {listed}")
-            except (ValueError, KeyError, TypeError) as exc:
-                self.fault(f"{channel}/{pages.PAGE_JSON}", f"not a simple root page: {exc}")
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                message = f"not a simple root page: {shorten(str(exc), 120, quote=False)}"
+                self.fault(f"{channel}/{pages.PAGE_JSON}", message)
         for project in projects:
             self.project_page(channel, str(project))
         return None
@@ -134,11 +163,14 @@ class PageChecker:
         for package in page.packages:
             url = package.url
             relpath = url[len(_BASE) :] if url.startswith(_BASE) else ""
-            if not relpath or relpath.startswith("../"):
-                self.fault(f"{base}/{package.filename}", f"link leaves the index: {url!r}")
+            # Decoded, a link may still climb out (%2e%2e/) or hide a NUL.
+            decoded = unquote(relpath.partition("#")[0].partition("?")[0])
+            if not relpath or ".." in decoded.split("/") or "\0" in decoded:
+                message = f"link leaves the index: {shorten(url)}"
+                self.fault(f"{base}/{shorten(package.filename, quote=False)}", message)
                 continue
             out[package.filename] = Listing(
-                relpath=unquote(relpath),
+                relpath=decoded,
                 sha256=package.digests.get("sha256"),
                 requires_python=package.requires_python,
                 metadata_sha256=(package.metadata_digests or {}).get("sha256"),
@@ -159,7 +191,12 @@ class PageChecker:
         if html is None:
             return None
         page_url = f"{_BASE}{base}/"
-        repo = pypi_simple.RepositoryPage.from_html(html, base_url=page_url)
+        try:
+            repo = pypi_simple.RepositoryPage.from_html(html, base_url=page_url)
+            parsed = pypi_simple.ProjectPage.from_html(project, html, page_url)
+        except _PAGE_ERRORS as exc:
+            message = f"not a simple project page: {shorten(str(exc), 120, quote=False)}"
+            return self.page_fault(base, where, message)
         if repo.repository_version is None:
             self.fault(where, "no pypi:repository-version meta tag")
         for link in repo.links:
@@ -170,13 +207,31 @@ class PageChecker:
                 self.fault(f"{base}/{link.text}", f"link has no #sha256= fragment: {href!r}")
             if link.attrs.get("data-core-metadata") != link.attrs.get("data-dist-info-metadata"):
                 self.fault(f"{base}/{link.text}", "data-core-metadata != data-dist-info-metadata")
-        parsed = pypi_simple.ProjectPage.from_html(project, html, page_url)
         html_files = self._listings(base, parsed)
         for filename, listing in html_files.items():
             self.file(channel, filename, listing)
+        self.one_file_per_version_and_tag(base, list(html_files))
         if self.compare_forms:
             self.json_page(base, page_url, html_files)
         return None
+
+    def one_file_per_version_and_tag(self, base: str, filenames: list[str]) -> None:
+        """Two files of one version (as PEP 440 compares it) and tag: installers pick either."""
+        seen: dict[tuple[Version, object], str] = {}
+        for filename in sorted(filenames):
+            try:
+                _name, version, _build, tags = parse_wheel_filename(filename)
+            except ValueError:
+                continue  # named by file()
+            for tag in sorted(tags, key=str):
+                other = seen.setdefault((version, tag), filename)
+                if other != filename:
+                    self.fault(
+                        f"{base}/{filename}",
+                        f"version {version} for {tag} is also {other}: one of them is a "
+                        "second file of a published version",
+                    )
+                    break
 
     def json_page(self, base: str, page_url: str, html_files: Mapping[str, Listing]) -> None:
         where = f"{base}/{pages.PAGE_JSON}"
@@ -186,12 +241,19 @@ class PageChecker:
         try:
             data = json.loads(raw)
             page = pypi_simple.ProjectPage.from_json_data(data, base_url=page_url)
-        except (ValueError, KeyError, TypeError) as exc:
-            return self.fault(where, f"not a simple project page: {exc}")
+        except _PAGE_ERRORS as exc:
+            message = f"not a simple project page: {shorten(str(exc), 120, quote=False)}"
+            return self.page_fault(base, where, message)
         if page.repository_version is None:
             self.fault(where, "no meta.api-version")
         json_files = self._listings(base, page)
-        versions = sorted({str(parse_wheel_filename(f)[1]) for f in json_files}, key=Version)
+        found_versions: set[Version] = set()
+        for name in json_files:
+            try:
+                found_versions.add(parse_wheel_filename(name)[1])
+            except ValueError as exc:  # InvalidWheelFilename, a number too long, ...
+                self.fault(where, f"lists {shorten(name)}, not a wheel file name: {exc}")
+        versions = [str(v) for v in sorted(found_versions)]
         if page.versions != versions:
             self.fault(where, f"versions {page.versions} != the files' {versions}")
         if sorted(json_files) != sorted(html_files):
@@ -220,6 +282,8 @@ class PageChecker:
 
     def file(self, channel: str, filename: str, listing: Listing) -> None:
         where = listing.relpath
+        if listing.metadata_sha256 is not None:
+            self.found.asked.add(where + ".metadata")  # listed, even if the wheel is missing
         if posixpath.basename(where) != filename:
             self.fault(where, f"linked as {filename!r}")
         data = self.read(where)
@@ -230,20 +294,17 @@ class PageChecker:
             self.fault(where, f"sha256 is {_sha(data)}, the link says {listing.sha256}")
         try:
             _name, file_version, _build, _tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion) as exc:
+        except ValueError as exc:  # InvalidWheelFilename, a number too long, ...
             return self.fault(where, f"not a wheel file name: {exc}")
         try:
             with zipfile.ZipFile(BytesIO(data)) as archive:
-                names = [
-                    n
-                    for n in archive.namelist()
-                    if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-                ]
-                inner = archive.read(names[0]) if len(names) == 1 else None
-        except zipfile.BadZipFile:
-            return self.fault(where, "not a zip file")
-        if inner is None:
-            return self.fault(where, "no single .dist-info/METADATA inside")
+                # The intake's own reading: bounded, and refusing members that leave the target.
+                inner = dist_info_metadata(archive, where)
+        except ZIP_ERRORS as exc:
+            reason = shorten(str(exc), 120, quote=False)
+            return self.fault(where, f"not a readable zip file: {reason}")
+        except UserError as exc:
+            return self.fault(where, str(exc).removeprefix(f"{where}: "))
         meta = parse_core_metadata(inner)
         try:
             if Version(meta.version or "") != file_version:
@@ -251,7 +312,7 @@ class PageChecker:
                     where, f"file name version {file_version} != METADATA version {meta.version}"
                 )
             self._label(channel, where, meta.name or "", meta.version or "", listing.yanked)
-        except (InvalidVersion, UserError) as exc:
+        except (ValueError, UserError) as exc:
             self.fault(where, f"METADATA Version {meta.version!r}: {exc}")
         self.found.requires.setdefault(channel, set()).update(meta.requires_dist)
         if listing.requires_python != meta.requires_python:

@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote
 
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
-from wheel_matrix.errors import UserError
+from wheel_matrix.errors import UserError, shorten
 
 # 1.1: PEP 700 (versions, size, upload-time) on top of PEP 691/658/714/592.
 API_VERSION = "1.1"
@@ -162,8 +162,8 @@ def load_project_json(raw: bytes, where: str) -> ProjectPage:
     """Read a project page written by ``project_json`` back into its state."""
     try:
         doc = json.loads(raw)
-    except ValueError as exc:
-        raise UserError(f"{where}: not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{where}: not valid JSON: {shorten(str(exc), 120, quote=False)}") from None
     _expect(isinstance(doc, dict), where, "top level is not an object")
     _expect(isinstance(doc.get("files"), list), where, "no 'files' list")
     _expect(isinstance(doc.get("name"), str), where, "no 'name'")
@@ -172,6 +172,7 @@ def load_project_json(raw: bytes, where: str) -> ProjectPage:
         try:
             meta = entry.get("core-metadata") or entry.get("dist-info-metadata")
             yanked = entry.get("yanked", False)
+            parse_wheel_filename(entry["filename"])  # a ValueError for a file name that isn't
             files.append(
                 IndexFile(
                     filename=entry["filename"],
@@ -184,8 +185,9 @@ def load_project_json(raw: bytes, where: str) -> ProjectPage:
                     elsewhere=_elsewhere(str(entry["url"]), entry["filename"]),
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{where}: malformed file entry {entry!r}: {exc}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = shorten(str(exc), 120, quote=False)
+            raise UserError(f"{where}: malformed file entry {shorten(entry)}: {reason}") from None
     return ProjectPage(name=canonicalize_name(doc["name"]), files=tuple(files))
 
 
@@ -193,8 +195,9 @@ def load_root_json(raw: bytes, where: str) -> list[str]:
     try:
         doc = json.loads(raw)
         return [str(p["name"]) for p in doc["projects"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{where}: not a v1 simple root JSON page: {exc}") from exc
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        reason = shorten(str(exc), 120, quote=False)
+        raise UserError(f"{where}: not a v1 simple root JSON page: {reason}") from None
 
 
 @dataclass(frozen=True)

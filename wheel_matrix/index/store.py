@@ -3,8 +3,15 @@
 The state of the index is the index itself: each project's ``index.json``
 (PEP 691) lists its files with hashes, sizes, upload times and yank marks, so
 adding wheels reads and rewrites only the pages of the (channel, project)
-pairs they belong to, plus the landing page. A file name that is already
-published with other bytes is refused before anything is written.
+pairs they belong to, plus the landing page.
+
+Nothing that doesn't belong is let in, and nothing published ever changes:
+a version (compared as PEP 440 compares it: 1.7.0.0 is 1.7.0) that is
+published for a wheel tag never gets another file for that tag, under its
+name or any other spelling; a channel holds only its index's project (a
+``torch`` wheel there would compete with PyPI's torch) and only builds for
+the compute platforms the plan has. All of it is refused before anything is
+written.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
-from wheel_matrix.errors import UserError, did_you_mean
+from wheel_matrix.errors import UserError, did_you_mean, shorten
 from wheel_matrix.index import journal, landing, pages
 from wheel_matrix.index.journal import Write
 from wheel_matrix.index.pages import IndexFile, ProjectPage
@@ -36,6 +44,9 @@ class PlanFacts:
     project: str
     pypi: Mapping[str, str]  # torch minor -> the channel of PyPI's torch build
     torch_index: str  # PyTorch's index for a compute platform ("{compute}")
+    # The compute channels the plan builds for (cpu, cu130, ...); () accepts any.
+    # Only for intake: a label for another compute platform is refused.
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,14 @@ def wheels_in(folder: Path) -> list[Path]:
     """The wheel store's wheels; anything else in it is an error, not ignored."""
     if not folder.is_dir():
         raise UserError(f"{folder}: no such wheel folder (build some wheels first)")
-    paths = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    paths = sorted(folder.iterdir())
     for path in paths:
-        if not path.is_file() or path.suffix != ".whl":
+        if path.name.startswith("."):
+            raise UserError(
+                f"{path}: a hidden file in the wheel store (a copy an interrupted build left? "
+                "delete it): only .whl files belong here"
+            )
+        if path.is_symlink() or not path.is_file() or path.suffix != ".whl":
             raise UserError(f"{path}: not a wheel (only .whl files belong in {folder})")
     return paths
 
@@ -171,6 +187,64 @@ def listings(info: WheelFacts, pypi: Mapping[str, str]) -> list[tuple[str, str |
     return found
 
 
+def _admit(root: Path, wheels: Sequence[WheelFacts], told: PlanFacts | None) -> None:
+    """Refuse wheels that don't belong in this index: another project's, another compute
+    platform's (than the plan's), or two files of one version and tag."""
+    project = (told.project if told else "") or landing.load_data(root).project
+    projects = {info.project for info in wheels}
+    if not project and len(projects) > 1:
+        raise UserError(
+            f"wheels of {len(projects)} projects ({', '.join(sorted(projects))}): an index "
+            "holds one project's builds"
+        )
+    for info in wheels:
+        if project and info.project != canonicalize_name(project):
+            raise UserError(
+                f"{info.path}: a wheel of {info.project}, but this index is for {project} "
+                "(another project's wheel would compete with its own index's)"
+            )
+        label = info.label
+        if told is not None and told.channels and label.channel not in told.channels:
+            raise UserError(
+                f"{info.path}: built for compute platform {label.compute} (label {label}), "
+                f"which is none of the plan's channels ({', '.join(told.channels)})"
+            )
+    _one_file_per_version_and_tag([(None, info.filename, info.tags, info.version)
+                                   for info in wheels])
+
+
+# A file as the version-and-tag rule sees it: (where it is published, or None for a new
+# one; file name; tags; version).
+_Listed = tuple[str | None, str, frozenset[Tag], str]
+
+
+def _one_file_per_version_and_tag(files: Iterable[_Listed]) -> None:
+    """Each (PEP 440 version, wheel tag) names one file."""
+    seen: dict[tuple[Version, Tag], tuple[str | None, str]] = {}
+    for where, filename, tags, version in files:
+        key_version = Version(version)
+        for tag in tags:
+            other = seen.get((key_version, tag))
+            if other is not None and other[1] != filename:
+                known = f"published as {other[1]} in {other[0]}" if other[0] else f"in {other[1]}"
+                raise UserError(
+                    f"{filename}: version {key_version} for {tag} is already {known}; "
+                    "a published version never gets another file: bump the version"
+                )
+            seen[(key_version, tag)] = (where, filename)
+
+
+def _published(page: ProjectPage, where: str) -> list[_Listed]:
+    found: list[_Listed] = []
+    for f in page.files:
+        try:
+            _name, version, _build, tags = parse_wheel_filename(f.filename)
+        except ValueError:  # InvalidWheelFilename, InvalidVersion, a number too long
+            continue  # not a wheel this service wrote; verify names it
+        found.append((where, f.filename, tags, str(version)))
+    return found
+
+
 def plan_add(
     root: Path,
     wheels: Sequence[WheelFacts],
@@ -179,6 +253,7 @@ def plan_add(
     told: PlanFacts | None = None,
 ) -> tuple[list[Write], list[str], list[str]]:
     """The writes that publish ``wheels``: (writes, added relpaths, unchanged relpaths)."""
+    _admit(root, wheels, told)
     mapping = {**landing.load_data(root).pypi, **(told.pypi if told else {})}
     groups: dict[tuple[str, str], list[tuple[WheelFacts, str | None]]] = defaultdict(list)
     for info in wheels:
@@ -193,6 +268,11 @@ def plan_add(
         page = load_project(root, channel, project) or ProjectPage(canonicalize_name(project), ())
         files = list(page.files)
         by_name = {f.filename: f for f in files}
+        # Published first, so the message names the published file.
+        _one_file_per_version_and_tag([
+            *_published(page, f"{channel}/"),
+            *[(None, i.filename, i.tags, i.version) for i, _ in infos],
+        ])
         for info, elsewhere in infos:
             relpath = f"{project_dir(channel, project)}/{info.filename}"
             existing = by_name.get(info.filename)
@@ -272,7 +352,9 @@ def build_index(
     the plan says about the index (kept in channels.json).
     """
     infos = read_wheels(wheels)
-    with journal.locked(out, timeout=lock_timeout):
+    journal.check_root(out, create=True)
+    _admit(out, infos, told)  # before the lock makes the folder; again under it, in plan_add
+    with journal.locked(out, timeout=lock_timeout, create=True):
         journal.recover(out)
         writes, added, unchanged = plan_add(
             out, infos, now or datetime.now(UTC), base_url, told
@@ -310,8 +392,8 @@ def set_yanked(
     """
     try:
         wanted = Version(version)
-    except InvalidVersion as exc:
-        raise UserError(f"not a PEP 440 version: {version!r}") from exc
+    except ValueError:  # InvalidVersion, or a number too long to read
+        raise UserError(f"not a PEP 440 version: {shorten(version)}") from None
     name = canonicalize_name(project)
     with journal.locked(root, timeout=lock_timeout):
         journal.recover(root)

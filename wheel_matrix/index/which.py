@@ -88,14 +88,20 @@ def driver_cuda() -> str | None:
     return match[1] if match else None
 
 
+_MAX_CHANNELS_JSON = 64 << 20  # a channel list of every build ever is a few megabytes
+
+
 def load_channels(index: str) -> landing.IndexData:
     if index.startswith(("http://", "https://")):
         url = index.rstrip("/") + "/" + landing.DATA_FILE
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
-                return landing.parse_data(response.read(), url)
-        except urllib.error.URLError as exc:
+                raw = response.read(_MAX_CHANNELS_JSON + 1)
+        except (urllib.error.URLError, OSError) as exc:
             raise UserError(f"{url}: cannot read the index's channel list: {exc}") from exc
+        if len(raw) > _MAX_CHANNELS_JSON:
+            raise UserError(f"{url}: more than {_MAX_CHANNELS_JSON} bytes: not a channel list")
+        return landing.parse_data(raw, url)
     data = landing.load_data(Path(index))
     if not data.channels:
         raise UserError(f"{index}: no index here (run `wheel-matrix index` first)")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wheel_matrix.configuration.matrix_file import CPU, CudaSpec, Matrix, Rule, TorchRelease
-from wheel_matrix.errors import ConfigError, UserError, did_you_mean
+from wheel_matrix.errors import ConfigError, UserError, did_you_mean, shorten
 from wheel_matrix.plan.label import Label, compute_tag
 
 
@@ -151,6 +151,13 @@ def cells(matrix: Matrix) -> tuple[Cell, ...]:
         extra = (
             [rule.python] if rule.python else [p for p in matrix.axes.python if p in release.python]
         )
+        if not extra:
+            raise ConfigError(
+                matrix.source,
+                where,
+                f"none of the axes' Pythons ({', '.join(matrix.axes.python)}) is one torch "
+                f"{rule.torch} supports ({', '.join(release.python)}): name one with python:",
+            )
         previous = found[key].pythons if key in found else ()
         found[key] = _make_cell(matrix, release, rule.compute, arch, [*previous, *extra])
     return tuple(sorted(found.values(), key=lambda c: c.sort_key, reverse=True))
@@ -179,24 +186,27 @@ def find_cell(matrix: Matrix, cell_id: str, default_arch: str = "x86_64") -> Cel
     if len(parts) == 3 and "-".join(parts) in by_id:
         return by_id["-".join(parts)]
     if len(parts) != 3 or not parts[0].startswith("torch"):
-        raise UserError(f"bad cell id {cell_id!r}: expected e.g. 'torch2.14-cu130-x86_64'")
+        raise UserError(f"bad cell id {shorten(cell_id)}: expected e.g. 'torch2.14-cu130-x86_64'")
     torch, tag = parts[0].removeprefix("torch"), parts[1]
     if torch not in matrix.torch:
         raise UserError(
-            f"unknown cell {cell_id!r}: matrix.yaml has no torch {torch}"
+            f"unknown cell {shorten(cell_id)}: matrix.yaml has no torch "
+            f"{shorten(torch, quote=False)}"
             f"{did_you_mean(torch, matrix.torch)}"
         )
     compute = _compute_of_tag(matrix, tag)
     if compute is None:
         known = [compute_tag(None if c == CPU else c) for c in (CPU, *matrix.cuda)]
         raise UserError(
-            f"unknown cell {cell_id!r}: no compute platform {tag!r}{did_you_mean(tag, known)}"
+            f"unknown cell {shorten(cell_id)}: no compute platform {shorten(tag)}"
+            f"{did_you_mean(tag, known)}"
         )
     reason = unsupported_reason(matrix, torch, compute)
     if reason:
-        raise UserError(f"unknown cell {cell_id!r}: {reason}")
+        raise UserError(f"unknown cell {shorten(cell_id)}: {reason}")
     raise UserError(
-        f"cell {cell_id!r} is not in the matrix (left out by matrix.yaml's axes or exclude rules)"
+        f"cell {shorten(cell_id)} is not in the matrix (left out by matrix.yaml's axes or "
+        "exclude rules)"
         f"{did_you_mean(cell_id, by_id)}"
     )
 

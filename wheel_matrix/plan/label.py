@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from wheel_matrix.errors import UserError
+from wheel_matrix.errors import UserError, shorten
 
 PATTERN = re.compile(r"^(?P<compute>cpu|cu\d{3,4})torch(?P<torch>\d+\.\d+)$")
 
@@ -54,7 +54,7 @@ def parse_label(text: str) -> Label:
     match = PATTERN.match(text)
     if match is None:
         raise UserError(
-            f"not a build label: {text!r} (expected e.g. 'cu130torch2.14' or 'cputorch2.13')"
+            f"not a build label: {shorten(text)} (expected e.g. 'cu130torch2.14' or 'cputorch2.13')"
         )
     return Label(compute=match["compute"], torch=match["torch"])
 
@@ -63,8 +63,8 @@ def label_of_version(version: str) -> Label:
     """The label carried by a full version such as ``1.7.0+cu130torch2.14``."""
     try:
         local = Version(version).local
-    except InvalidVersion as exc:
-        raise UserError(f"not a PEP 440 version: {version!r}") from exc
+    except ValueError:  # InvalidVersion, or a number too long to read
+        raise UserError(f"not a PEP 440 version: {shorten(version)}") from None
     if local is None:
-        raise UserError(f"version {version!r} has no local build label")
+        raise UserError(f"version {shorten(version)} has no local build label")
     return parse_label(local)

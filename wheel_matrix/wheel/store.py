@@ -32,8 +32,12 @@ def store_wheel(wheel: Path, wheels: Path, start: float) -> BuildResult:
     wheels.mkdir(parents=True, exist_ok=True)
     final = wheels / wheel.name
     staged = wheels / f".{wheel.name}.partial"
-    shutil.copyfile(wheel, staged)
-    os.replace(staged, final)
+    try:
+        shutil.copyfile(wheel, staged)
+        os.replace(staged, final)
+    except BaseException:
+        staged.unlink(missing_ok=True)  # a full disk must not leave a hidden half-copy
+        raise
     return BuildResult(
         wheel=final,
         size=final.stat().st_size,
