@@ -133,6 +133,8 @@ def test_auto_backend_picks_docker_where_an_engine_answers(
     monkeypatch.setattr(engine, "answers", lambda: answers)
     assert build.pick_backend("auto") == expected
     assert build.pick_backend("host") == "host"  # an explicit choice is never probed
+    # The default cell is the one this machine builds itself: auto builds it here.
+    assert build.pick_backend("auto", default_cell=True) == "host"
 
 
 def test_local_base_swaps_the_bases_and_takes_the_network_away(

@@ -63,10 +63,17 @@ def _cmd_default_cell(args: argparse.Namespace) -> int:
     return 0
 
 
-def pick_backend(choice: str) -> str:
-    """``auto`` is the container backend where a Docker engine answers, else the host."""
+def pick_backend(choice: str, *, default_cell: bool = False) -> str:
+    """``auto`` is the container backend where a Docker engine answers, else the host.
+
+    The default cell is by definition one this machine builds without a
+    container, so ``auto`` builds it on the host.
+    """
     if choice != "auto":
         return choice
+    if default_cell:
+        log.info("backend: host (the default cell is the one this machine builds itself)")
+        return "host"
     if engine.answers():
         log.info("backend: docker (a Docker engine answers here)")
         return "docker"
@@ -88,15 +95,15 @@ def _build_in_container(
 
 def _cmd_build(args: argparse.Namespace) -> int:
     check_build_arguments(args)  # before any work: a bad argument fails in a moment
+    if args.local_base and args.backend == "host":
+        raise UserError("--local-base is for the container backend: drop --backend host")
     matrix = matrix_file.load(args.matrix)
     here = machine.detect()
     ids = args.cell or []
     selected = [find_cell(matrix, i, here.arch) for i in ids] or [
         machine.default_cell(matrix, here)
     ]
-    if args.local_base and args.backend == "host":
-        raise UserError("--local-base is for the container backend: drop --backend host")
-    backend = "docker" if args.local_base else pick_backend(args.backend)
+    backend = "docker" if args.local_base else pick_backend(args.backend, default_cell=not ids)
     options = BuildOptions(
         dist=args.dist,
         purpose=args.purpose,
