@@ -15,26 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import S3Server, free_port, wait_until_serving
+from support import S3Server, free_port, wait_until_serving, wheel_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wheel_matrix(
-    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the service's CLI as a user would, failing the test with its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "wheel_matrix", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = f"{done.stdout}\n{done.stderr}"
-    assert done.returncode == 0, f"wheel_matrix {' '.join(args)} failed:\n{output}"
-    return done
 
 
 @pytest.fixture(scope="session")

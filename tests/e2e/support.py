@@ -1,13 +1,17 @@
-"""Helpers the end-to-end tests share: free ports, waiting for servers, an S3 server's handle."""
+"""Helpers the end-to-end tests share: the CLI, free ports, servers, an S3 server's handle."""
 
 from __future__ import annotations
 
 import json
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -64,3 +68,20 @@ def _boto_args(env: dict[str, str]) -> dict[str, str]:
         "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         "region_name": env["AWS_DEFAULT_REGION"],
     }
+
+
+def wheel_matrix(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the service's CLI as a user would, failing the test with its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wheel_matrix", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = f"{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"wheel_matrix {' '.join(args)} failed:\n{output}"
+    return done

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import wheel_matrix
+from support import wheel_matrix
 
 from wheel_matrix.backends import engine
 from wheel_matrix.configuration import matrix_file
