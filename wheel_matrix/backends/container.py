@@ -37,6 +37,8 @@ from wheel_matrix.plan import container
 from wheel_matrix.plan.decisions import BuildSpec, arch_list, jobs
 from wheel_matrix.wheel import check, store
 
+STATS_LOGS = "stats-logs"  # below the compile cache's folder: one log per cell's build
+
 
 @dataclass(frozen=True)
 class ContainerBuild:
@@ -101,7 +103,11 @@ def plan_container(
     ccache = options.ccache_store or options.cache / "ccache" / "store"
     # The container's compile cache lives in the host's cache folder, across builds.
     create_args = [f"--volume={ccache}:{container.CCACHE_DIR}"]
-    env = {"MAX_JOBS": str(jobs(cell.cuda is not None, options.jobs))}
+    env = {
+        "MAX_JOBS": str(jobs(cell.cuda is not None, options.jobs)),
+        # This build's own cache counters (the store's are shared with other builds).
+        "CCACHE_STATSLOG": f"{container.CCACHE_DIR}/{STATS_LOGS}/{cell.id}.log",
+    }
     if cell.cuda is not None:
         env["TORCH_CUDA_ARCH_LIST"] = arch_list(spec, options.purpose, options.arch_list)
     build_args: dict[str, str] = {}
@@ -169,13 +175,15 @@ def _run_container(build: ContainerBuild, options: BuildOptions) -> store.BuildR
         build.ccache.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(build.output, ignore_errors=True)
     pythons = build.local.pythons if build.local else cell.pythons
-    before = ccache_stats(options.ccache, build.ccache)
+    stats_log = build.ccache / STATS_LOGS / f"{cell.id}.log"
+    stats_log.parent.mkdir(parents=True, exist_ok=True)
+    stats_log.unlink(missing_ok=True)
     progress = CibuildwheelProgress()
     network = ", no network" if build.local else ""
     with log.step(f"cibuildwheel: {cell.id} (Pythons {', '.join(pythons)}{network})"):
         engine.run(build.cibuildwheel, cwd=build.project, env=dict(build.env),
                    on_line=progress.line)
-        hits = ccache_stats(options.ccache, build.ccache) - before
+        hits = ccache_log_stats(options.ccache, stats_log)
         log.info(f"    compile {log.format_duration(progress.compile_seconds)}"
                  + (f"; ccache: {hits}" if hits else ""))
     found = sorted(build.output.glob("*.whl"))
@@ -223,9 +231,6 @@ class CacheCounts:
     hits: int = 0
     misses: int = 0
 
-    def __sub__(self, other: CacheCounts) -> CacheCounts:
-        return CacheCounts(self.hits - other.hits, self.misses - other.misses)
-
     def __bool__(self) -> bool:
         return bool(self.hits or self.misses)
 
@@ -233,15 +238,17 @@ class CacheCounts:
         return f"{self.hits} hits, {self.misses} misses"
 
 
-def ccache_stats(program: str | None, directory: Path) -> CacheCounts:
-    """The compile cache's counters, read with the host's ccache (none without one)."""
-    if program is None or not directory.is_dir():
+def ccache_log_stats(program: str | None, stats_log: Path) -> CacheCounts:
+    """One build's cache counters, from its stats log, read with the host's ccache."""
+    if program is None or not stats_log.is_file():
         return CacheCounts()
     try:
-        out = proc.run([program, "--print-stats"], env={"CCACHE_DIR": str(directory)},
+        out = proc.run([program, "--print-log-stats"], env={"CCACHE_STATSLOG": str(stats_log)},
                        capture=True, quiet=True)
     except ToolError:
         return CacheCounts()
+    finally:
+        stats_log.unlink(missing_ok=True)
     counts = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
 
     def count(*names: str) -> int:

@@ -148,7 +148,9 @@ def cibuildwheel_options(spec: BuildSpec, image: str) -> dict[str, object]:
         "environment": environment,
         # The pip variables point every install at a mounted wheelhouse when the
         # container runs without a network (--local-base); unset, nothing passes.
-        "environment-pass": ["MAX_JOBS", "TORCH_CUDA_ARCH_LIST", *container.OFFLINE_PIP],
+        "environment-pass": [
+            "MAX_JOBS", "TORCH_CUDA_ARCH_LIST", "CCACHE_STATSLOG", *container.OFFLINE_PIP
+        ],
         "before-build": shlex.join(["pip", "install", *spec.build_tools, *spec.torch_install]),
         "repair-wheel-command": repair,
         "before-test": shlex.join(["pip", "install", *spec.torch_install]),
