@@ -19,7 +19,9 @@ from wheel_matrix.plan.cells import Cell
 Purpose = Literal["release", "pull-request", "test"]
 PURPOSES: tuple[Purpose, ...] = ("release", "pull-request", "test")
 
-BUILD_TOOLS = ("setuptools>=77", "wheel", "ninja", "packaging")
+# Exact versions: setuptools writes METADATA, WHEEL and RECORD, so another version
+# is another wheel. A rebuild of a commit installs what that commit pins.
+BUILD_TOOLS = ("setuptools==84.2.1", "wheel==0.48.0", "ninja==1.13.2", "packaging==26.4")
 
 # Provided at run time by torch and its CUDA wheels: never vendored.
 REPAIR_EXCLUDES = (
@@ -55,6 +57,8 @@ def decide(cell: Cell, torch_index: str, test_arch: str) -> BuildSpec:
         "CAUSAL_CONV1D_TORCH": cell.torch.minor,
         "CAUSAL_CONV1D_COMPUTE": cell.compute,
         "CAUSAL_CONV1D_PY_LIMITED_API": cell.abi3_tag,
+        # Keep the build's folders out of the library: a rebuild elsewhere gives the same bytes.
+        "CAUSAL_CONV1D_REPRODUCIBLE": "TRUE",
     }
     if cell.cuda is None:
         env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] = "TRUE"
@@ -71,6 +75,15 @@ def decide(cell: Cell, torch_index: str, test_arch: str) -> BuildSpec:
         repair_excludes=REPAIR_EXCLUDES,
         arch_lists={"release": release, "pull-request": quick, "test": quick},
     )
+
+
+def build_tool_version(spec: BuildSpec, name: str) -> str:
+    """The version of build tool ``name`` that ``spec`` pins."""
+    for requirement in spec.build_tools:
+        tool, _, version = requirement.partition("==")
+        if tool == name:
+            return version
+    raise KeyError(name)
 
 
 def repair_argv(spec: BuildSpec, python: str, wheel: str, dest: str) -> list[str]:
