@@ -106,9 +106,9 @@ def test_cibuildwheel_config_carries_the_decided_plan(
     assert options["before-build"].endswith(
         "torch==2.14.1 --extra-index-url https://download.pytorch.org/whl/cu126"
     )
-    # The plan's build tools, pinned exactly: another setuptools writes another wheel.
+    # The plan's build tools; setuptools pinned exactly: another one writes another wheel.
     assert options["before-build"].startswith(shlex.join(["pip", "install", *spec.build_tools]))
-    assert all("==" in tool for tool in spec.build_tools)
+    assert "setuptools==" in options["before-build"]
     # The host backend's auditwheel call, with the plan's excludes; no matrix.yaml inside.
     assert shlex.split(options["repair-wheel-command"]) == repair_argv(
         spec, "/opt/wheel-matrix/bin/python", "{wheel}", "{dest_dir}"

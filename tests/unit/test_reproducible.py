@@ -34,7 +34,6 @@ TOOLS = Toolchain(
     torch="2.15.0",
     setuptools="84.2.1",
     auditwheel="6.8.2",
-    zlib="1.2.13",
 )
 INFO = BuildInfo(
     cell="torch2.15-cpu-x86_64",
@@ -136,7 +135,7 @@ def test_build_info_round_trip_and_is_stable() -> None:
     # Nothing about where or when it was built: no paths, no build time, no host.
     assert set(data) == {"format", "cell", "arch_list", "source", "toolchain"}
     assert set(data["toolchain"]) == {
-        "compiler", "nvcc", "torch", "setuptools", "auditwheel", "zlib"
+        "compiler", "nvcc", "torch", "setuptools", "auditwheel"
     }
 
 

@@ -2,14 +2,12 @@
 
 The compiler, nvcc and auditwheel are asked for their versions where the
 build runs them (this machine, or the build image); torch and setuptools are
-what the plan pins, which both backends install exactly; zlib is this
-process's, which compresses the final archive for both.
+what the plan pins, which both backends install exactly.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from importlib import metadata
 from pathlib import Path
 
@@ -58,7 +56,6 @@ def host_toolchain(spec: BuildSpec, env: dict[str, str], nvcc: Path | None) -> T
         torch=spec.cell.torch.version,
         setuptools=build_tool_version(spec, "setuptools"),
         auditwheel=metadata.version("auditwheel"),  # repair runs in this environment
-        zlib=zlib.ZLIB_RUNTIME_VERSION,
     )
 
 
@@ -74,7 +71,6 @@ def image_toolchain(spec: BuildSpec, banners: str) -> Toolchain:
         torch=spec.cell.torch.version,
         setuptools=build_tool_version(spec, "setuptools"),
         auditwheel=auditwheel_version(sections.get("auditwheel", "")),
-        zlib=zlib.ZLIB_RUNTIME_VERSION,
     )
 
 

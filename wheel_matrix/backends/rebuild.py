@@ -22,7 +22,6 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,17 +119,14 @@ def read_recorded(wheel: Path) -> BuildInfo:
 def _local_toolchain_warnings(info: BuildInfo) -> None:
     """Say before a long build which recorded tools this machine has in another version."""
     tools = info.toolchain
-    mine = {
-        "auditwheel": metadata.version("auditwheel"),
-        "zlib": zlib.ZLIB_RUNTIME_VERSION,
-    }
+    mine = {"auditwheel": metadata.version("auditwheel")}
     try:
         compiler = os.environ.get("CXX") or "c++"
         mine["compiler"] = provenance.compiler_banner(
             proc.run([compiler, "--version"], capture=True, quiet=True))
     except ToolError:
         mine["compiler"] = "none"
-    recorded = {"auditwheel": tools.auditwheel, "zlib": tools.zlib, "compiler": tools.compiler}
+    recorded = {"auditwheel": tools.auditwheel, "compiler": tools.compiler}
     for name, value in mine.items():
         if value != recorded[name]:
             log.warn(f"the wheel was built with {name} {recorded[name]}, this machine has "

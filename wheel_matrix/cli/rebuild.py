@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import zlib
 from pathlib import Path
 
 from wheel_matrix import log
@@ -37,7 +38,10 @@ def _cmd_rebuild_check(args: argparse.Namespace) -> int:
             print(f"  {len(outcome.members)} member(s) differ:")
             print("\n".join(f"    {m}" for m in outcome.members))
         else:
-            print("  every member is the same: the archives differ only in how they are packed")
+            # The same files packed otherwise: another deflate (zlib-ng compresses
+            # differently from zlib), or an archive not written by this service.
+            print("  every member is the same: only the packing differs (the zlib here is "
+                  f"{zlib.ZLIB_RUNTIME_VERSION})")
         if outcome.toolchain:
             print("  tools in another version (given != rebuilt):")
             print("\n".join(f"    {t}" for t in outcome.toolchain))

@@ -19,9 +19,11 @@ from wheel_matrix.plan.cells import Cell
 Purpose = Literal["release", "pull-request", "test"]
 PURPOSES: tuple[Purpose, ...] = ("release", "pull-request", "test")
 
-# Exact versions: setuptools writes METADATA, WHEEL and RECORD, so another version
-# is another wheel. A rebuild of a commit installs what that commit pins.
-BUILD_TOOLS = ("setuptools==84.2.1", "wheel==0.48.0", "ninja==1.13.2", "packaging==26.4")
+# setuptools exactly: it writes METADATA, WHEEL and RECORD, so another version is
+# another wheel, and a rebuild of a commit installs what that commit pins. The others
+# leave no trace in the wheel (setuptools has its own bdist_wheel and packaging), and a
+# pinned packaging would fight cibuildwheel's own pin when it tests in the same Python.
+BUILD_TOOLS = ("setuptools==84.2.1", "wheel", "ninja", "packaging")
 
 # Provided at run time by torch and its CUDA wheels: never vendored.
 REPAIR_EXCLUDES = (

@@ -2,11 +2,13 @@
 
 ``<name>.dist-info/build-info.json`` records the source commit (and its
 date, SOURCE_DATE_EPOCH), the cell, the GPU arch list and the versions of the
-tools that shaped the bytes: the C++ compiler, nvcc, torch, setuptools,
-auditwheel, and the zlib that compressed the archive. Nothing in it depends
-on where, when or by whom the wheel was built (no paths, times, host names
-or backend), so two builds of one cell and commit carry the same file, and
-a rebuild reads from it what to build and with what.
+tools that shaped the files: the C++ compiler, nvcc, torch, setuptools and
+auditwheel. Nothing in it depends on where, when or by whom the wheel was
+built (no paths, times, host names or backend), so two builds of one cell
+and commit carry the same file, and a rebuild reads from it what to build
+and with what. (The zlib that compresses the archive is not named: it shapes
+no file, and classic zlib releases compress alike; rebuild-check tells when
+only the packing differs.)
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ class Toolchain:
     torch: str
     setuptools: str
     auditwheel: str
-    zlib: str  # compressed the archive: another zlib makes other bytes from the same files
 
     def differences(self, other: Toolchain) -> list[str]:
         """``name: ours != theirs`` for each tool whose version differs."""
@@ -104,7 +105,6 @@ def from_json(raw: bytes, where: str) -> BuildInfo:
             torch=text(tools.get("torch"), "torch"),
             setuptools=text(tools.get("setuptools"), "setuptools"),
             auditwheel=text(tools.get("auditwheel"), "auditwheel"),
-            zlib=text(tools.get("zlib"), "zlib"),
         ),
     )
 
