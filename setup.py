@@ -11,6 +11,9 @@ Environment (the wheel service's plan sets these; a plain build needs none):
                                        "cpu") the label stands for: checked against
                                        the torch this build links
   CAUSAL_CONV1D_PY_LIMITED_API         abi3 floor of the wheel tag (default cp310)
+  CAUSAL_CONV1D_REPRODUCIBLE=TRUE      compile as if the sources, torch, Python and CUDA
+                                       lay at fixed paths (see reproducible_flags), so the
+                                       library does not depend on where they were
   TORCH_CUDA_ARCH_LIST, MAX_JOBS, CUDA_HOME are honoured by torch's build helpers.
 """
 
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
+import sysconfig
 from pathlib import Path
 
 import torch
@@ -86,6 +91,80 @@ def local_label(build_cuda: bool) -> str | None:
     return label
 
 
+# Where the build's inputs appear to lie in a reproducible build's output (debug
+# information, __FILE__ in assertion messages, device line information).
+SOURCE_PREFIX = "/causal-conv1d"
+PYTHON_PREFIX = "/python"
+SITE_PREFIX = "/site-packages"
+CUDA_PREFIX = "/cuda"
+# Build tree in reproducible builds: setuptools' default names the Python
+# (temp.linux-x86_64-cpython-311), and the compiler records it.
+REPRODUCIBLE_BUILD_TEMP = "build/temp"
+
+
+def prefix_maps(build_cuda: bool) -> list[tuple[str, str]]:
+    """(real folder, fixed name) pairs, most specific last: gcc applies the last match.
+
+    Each folder is given as spelt (torch names its headers by its module's
+    path, which may run through a symlink) and resolved.
+    """
+    torch_parent = Path(torch.__file__).parent.parent
+    folders = [
+        (sys.base_prefix, PYTHON_PREFIX),
+        (sys.prefix, PYTHON_PREFIX),
+        (sysconfig.get_paths()["include"], f"{PYTHON_PREFIX}/include"),
+        (str(torch_parent), SITE_PREFIX),
+    ]
+    if build_cuda and CUDA_HOME:
+        folders.append((CUDA_HOME, CUDA_PREFIX))
+    folders.append((str(ROOT), SOURCE_PREFIX))
+    maps: list[tuple[str, str]] = []
+    for folder, fixed in folders:
+        for spelling in dict.fromkeys([os.path.abspath(folder), os.path.realpath(folder)]):
+            maps.append((spelling.rstrip("/") + "/", fixed + "/"))
+    return maps
+
+
+def launcher(folder: Path, name: str, role: str) -> Path:
+    """An executable ``folder/name`` running build_support/reproducible_cuda.py as ``role``."""
+    script = ROOT / "build_support" / "reproducible_cuda.py"
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "#!/bin/sh\n"
+        f'exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} {role} "$@"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o755)
+    return path
+
+
+def reproducible_flags(build_cuda: bool) -> tuple[list[str], list[str]]:
+    """Compiler flags (cxx, nvcc) that keep the build's folders out of the library.
+
+    gcc's ``-ffile-prefix-map`` covers debug information and ``__FILE__``.
+    For CUDA, nvcc runs through build_support/reproducible_cuda.py (as
+    $PYTORCH_NVCC, and as its host compiler), which applies the same maps
+    where gcc can't: the device line information, the names nvcc's front end
+    derives from the source's path, and its random seeds. ``-objtemp`` names
+    nvcc's intermediate files after the object instead of
+    ``tmpxft_<pid>_<counter>``, a name gcc builds a symbol from.
+    """
+    maps = [f"-ffile-prefix-map={old}={new}" for old, new in prefix_maps(build_cuda)]
+    nvcc: list[str] = []
+    if build_cuda:
+        if os.environ.get("CC"):
+            fail("CC is set: a reproducible CUDA build chooses nvcc's host compiler itself")
+        folder = ROOT / REPRODUCIBLE_BUILD_TEMP / "reproducible"
+        # torch reads $PYTORCH_NVCC when it writes the build file, after this.
+        real = os.environ.get("PYTORCH_NVCC") or str(Path(CUDA_HOME or "", "bin", "nvcc"))
+        os.environ["CAUSAL_CONV1D_NVCC"] = real
+        os.environ["PYTORCH_NVCC"] = str(launcher(folder, "nvcc", "nvcc"))
+        nvcc = ["-objtemp", "-ccbin", str(launcher(folder, "gcc", "gcc"))]
+        nvcc += [arg for m in maps for arg in ("-Xcompiler", m)]
+    return maps, nvcc
+
+
 def main() -> None:
     build_cuda = torch.version.cuda is not None and not env_true("CAUSAL_CONV1D_SKIP_CUDA_BUILD")
     if build_cuda and (CUDA_HOME is None or not Path(CUDA_HOME, "bin", "nvcc").exists()):
@@ -118,6 +197,14 @@ def main() -> None:
         ]
         extension_cls = CUDAExtension
 
+    options: dict[str, dict[str, str]] = {}
+    if env_true("CAUSAL_CONV1D_REPRODUCIBLE"):
+        cxx_maps, nvcc_flags = reproducible_flags(build_cuda)
+        cxx_flags += cxx_maps
+        if build_cuda:
+            extra_compile_args["nvcc"] += nvcc_flags
+        options["build"] = {"build_temp": REPRODUCIBLE_BUILD_TEMP}
+
     limited_api = os.environ.get("CAUSAL_CONV1D_PY_LIMITED_API", "cp310").strip() or "cp310"
     if not re.fullmatch(r"cp3\d+", limited_api):
         fail(f"CAUSAL_CONV1D_PY_LIMITED_API={limited_api!r} is not a tag like 'cp310'")
@@ -135,7 +222,7 @@ def main() -> None:
         install_requires=[f"torch=={torch_minor()}.*"],
         ext_modules=[extension],
         cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
-        options={"bdist_wheel": {"py_limited_api": limited_api}},
+        options={**options, "bdist_wheel": {"py_limited_api": limited_api}},
     )
 
 

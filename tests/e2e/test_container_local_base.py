@@ -2,8 +2,10 @@
 
 The newest torch's CPU cell and its CUDA 13 cell are built in their rendered
 images (bases made on this machine, compile with no network) and compared
-with the host backend's builds of the same cells; then one cell is rebuilt
-from a clean tree through the compile cache's bind mount.
+with the host backend's builds of the same cells: the same bytes where the
+image's tools are this machine's (a local base is Debian, like this CI
+machine), else the same files but the compiled library; then one cell is
+rebuilt from a clean tree through the compile cache's bind mount.
 
 Needs an engine (DOCKER_HOST): without one these tests skip, unless
 WHEEL_MATRIX_TESTS_REQUIRE_ENGINE=1, as .ci/run sets after starting one with
@@ -12,6 +14,7 @@ scripts/docker-engine.sh; there a missing engine fails the suite.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import zipfile
@@ -23,6 +26,7 @@ from support import wheel_matrix
 from wheel_matrix.backends import engine
 from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import Cell, cells
+from wheel_matrix.wheel import build_info, reproducible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 
@@ -100,11 +104,22 @@ def test_container_wheel_matches_the_host_build(
     assert log.count("testing wheel (") >= 2, log
     theirs = host_wheel(cell, built_wheel, tmp_path)
     assert unplatformed(ours.name) == unplatformed(theirs.name)
+    mine, other = build_info.read(ours), build_info.read(theirs)
+    assert dataclasses.replace(mine, toolchain=other.toolchain) == other
+    if mine.toolchain == other.toolchain:
+        # A local base is Debian with this machine's compiler, nvcc from the same PyPI
+        # wheels: the same tools in another folder, so the very same bytes.
+        assert ours.name == theirs.name
+        assert ours.read_bytes() == theirs.read_bytes(), reproducible.differences(
+            ours, theirs, ("container", "host")
+        )
+        return
+    # Other tools (another distribution's compiler): the same files, other binaries.
     a, b = contents(ours), contents(theirs)
     assert sorted(a) == sorted(b)
     for name in a:
-        if name.endswith((".so", "/RECORD")):
-            continue  # compiled in another tree; RECORD holds the .so's hashes
+        if name.endswith((".so", "/RECORD", "/build-info.json")):
+            continue  # compiled by other tools; RECORD holds the .so's hashes
         if name.endswith("/WHEEL"):
             def tagless(text: bytes) -> list[bytes]:
                 return [line for line in text.splitlines() if not line.startswith(b"Tag:")]

@@ -25,6 +25,7 @@ def test_cuda_cell(small_matrix_path: Path) -> None:
         "CAUSAL_CONV1D_TORCH": "2.14",
         "CAUSAL_CONV1D_COMPUTE": "cu130",
         "CAUSAL_CONV1D_PY_LIMITED_API": "cp310",
+        "CAUSAL_CONV1D_REPRODUCIBLE": "TRUE",
     }
     # PyPI's torch 2.14 is the CUDA 13.0 build: no extra index.
     assert spec.torch_install == ("torch==2.14.1",)

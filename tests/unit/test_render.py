@@ -95,18 +95,20 @@ def test_cibuildwheel_config_carries_the_decided_plan(
     )
     assert {k: env[k] for k in spec.env} == dict(spec.env)
     assert env["CAUSAL_CONV1D_LOCAL_VERSION"] == "cu126torch2.14"
-    # The arch list comes in from the backend that decides it (environment-pass).
+    # The arch list and the commit's date come in from the backend that decides
+    # them (environment-pass); setup.py keeps the build's folders out of the library.
     assert "TORCH_CUDA_ARCH_LIST" not in env
-    assert "TORCH_CUDA_ARCH_LIST" in options["environment-pass"]
+    assert {"TORCH_CUDA_ARCH_LIST", "SOURCE_DATE_EPOCH"} <= set(options["environment-pass"])
+    assert env["CAUSAL_CONV1D_REPRODUCIBLE"] == "TRUE"
     assert env["PYTORCH_NVCC"] == "/opt/ccache/bin/nvcc"
     assert env["PATH"] == "/opt/ccache/bin:$PATH"
     # PyPI's torch 2.14 is CUDA 13.0: the 12.6 build comes from PyTorch's index.
     assert options["before-build"].endswith(
         "torch==2.14.1 --extra-index-url https://download.pytorch.org/whl/cu126"
     )
-    # The plan's build tools, quoted for the shell ('setuptools>=...').
+    # The plan's build tools; setuptools pinned exactly: another one writes another wheel.
     assert options["before-build"].startswith(shlex.join(["pip", "install", *spec.build_tools]))
-    assert "'setuptools>=" in options["before-build"]
+    assert "setuptools==" in options["before-build"]
     # The host backend's auditwheel call, with the plan's excludes; no matrix.yaml inside.
     assert shlex.split(options["repair-wheel-command"]) == repair_argv(
         spec, "/opt/wheel-matrix/bin/python", "{wheel}", "{dest_dir}"

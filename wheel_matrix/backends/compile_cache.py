@@ -26,7 +26,7 @@ def find_program() -> str | None:
     return shutil.which("ccache")
 
 
-def for_host(cache_root: Path, source: Path, program: str | None) -> CompileCache | None:
+def for_host(cache_root: Path, program: str | None) -> CompileCache | None:
     """The host backend's cache under the cache folder, or None without ccache."""
     if program is None:
         return None
@@ -35,7 +35,6 @@ def for_host(cache_root: Path, source: Path, program: str | None) -> CompileCach
         program=program,
         directory=str(root / "store"),
         shims=str(root / "bin"),
-        basedir=str(source),
     )
 
 

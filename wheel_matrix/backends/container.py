@@ -8,7 +8,9 @@ committed. ``run_container`` builds the image unless that tag exists, stages
 the build inputs, runs cibuildwheel and stores the wheel. Inside the
 container cibuildwheel compiles once (abi3), repairs with auditwheel as the
 host backend does, and runs the smoke test on each of the cell's Pythons;
-the checks then run here, on the host. Nothing inside reads matrix.yaml.
+the build information is added and the archive written canonically here, on
+the host (as for the host backend), and the checks run here. The compile
+gets SOURCE_DATE_EPOCH, the commit's date. Nothing inside reads matrix.yaml.
 
 With ``--local-base`` the same Dockerfile builds on base images made on this
 machine (``local_base``), and cibuildwheel's container has no network: pip
@@ -28,14 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheel_matrix import locks, log, proc
-from wheel_matrix.backends import engine
+from wheel_matrix.backends import engine, provenance, source
 from wheel_matrix.backends.host import compile_progress
 from wheel_matrix.backends.local_base import LocalBase
 from wheel_matrix.backends.options import BuildOptions, sync_sources
 from wheel_matrix.errors import ToolError, UserError
 from wheel_matrix.plan import container
 from wheel_matrix.plan.decisions import BuildSpec, arch_list, jobs
-from wheel_matrix.wheel import check, store
+from wheel_matrix.wheel import check, reproducible, store
 
 STATS_LOGS = "stats-logs"  # below the compile cache's folder: one log per cell's build
 
@@ -68,6 +70,14 @@ class ContainerBuild:
             "--platform", self.platform,
             *(arg for name, value in args.items() for arg in ("--build-arg", f"{name}={value}")),
             "--tag", self.image, "--file", str(self.dockerfile), str(self.dockerfile.parent),
+        ]
+
+    @property
+    def probe_toolchain(self) -> list[str]:
+        """Asks the image for the versions of the compiler, nvcc and auditwheel it holds."""
+        return [
+            self.client, "run", "--rm", "--network=none", "--platform", self.platform,
+            self.image, "sh", "-c", provenance.probe_script(f"{container.TOOLS}/bin/python"),
         ]
 
     @property
@@ -168,12 +178,16 @@ def _run_container(build: ContainerBuild, options: BuildOptions) -> store.BuildR
         else:
             engine.run(build.build_image, env={"DOCKER_BUILDKIT": "1"})
             engine.remove_superseded(build.image)
+    final = build.project.parent / "final"
+    state = source.state(options.source)
     with log.step("stage the build inputs"):
+        provenance.report_source(state)
         # Only the build inputs enter the container: no service code, no matrix.
         shutil.rmtree(build.project, ignore_errors=True)
         sync_sources(options.source, build.project)
         build.ccache.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(build.output, ignore_errors=True)
+        for folder in (build.output, final):
+            shutil.rmtree(folder, ignore_errors=True)
     pythons = build.local.pythons if build.local else cell.pythons
     stats_log = build.ccache / STATS_LOGS / f"{cell.id}.log"
     stats_log.parent.mkdir(parents=True, exist_ok=True)
@@ -181,8 +195,8 @@ def _run_container(build: ContainerBuild, options: BuildOptions) -> store.BuildR
     progress = CibuildwheelProgress()
     network = ", no network" if build.local else ""
     with log.step(f"cibuildwheel: {cell.id} (Pythons {', '.join(pythons)}{network})"):
-        engine.run(build.cibuildwheel, cwd=build.project, env=dict(build.env),
-                   on_line=progress.line)
+        env = {**build.env, "SOURCE_DATE_EPOCH": str(state.epoch)}
+        engine.run(build.cibuildwheel, cwd=build.project, env=env, on_line=progress.line)
         hits = ccache_log_stats(options.ccache, stats_log)
         log.info(f"    compile {log.format_duration(progress.compile_seconds)}"
                  + (f"; ccache: {hits}" if hits else ""))
@@ -191,10 +205,16 @@ def _run_container(build: ContainerBuild, options: BuildOptions) -> store.BuildR
         raise ToolError(
             f"cibuildwheel produced {len(found)} wheels in {build.output}, expected one"
         )
+    with log.step("build information, canonical archive"):
+        banners = proc.run(build.probe_toolchain, capture=True, quiet=True)
+        tools = provenance.image_toolchain(build.spec, banners)
+        arches = build.env.get("TORCH_CUDA_ARCH_LIST", "")
+        info = provenance.build_info(build.spec, arches, state, tools)
+        wheel = reproducible.finalize(found[0], info, final)
     with log.step("check (metadata, torch pin, abi3, glibc, twine)"):
         # Local bases carry this machine's glibc: such wheels are for testing.
-        check.check_wheel(found[0], cell, release=build.local is None)
-    result = store.store_wheel(found[0], build.wheels, start)
+        check.check_wheel(wheel, cell, release=build.local is None)
+    result = store.store_wheel(wheel, build.wheels, start)
     return dataclasses.replace(result, compile_seconds=progress.compile_seconds)
 
 

@@ -4,7 +4,9 @@ Plan, then apply: ``plan_build`` turns the plan's ``BuildSpec`` and the
 maintainer's options into everything this backend does (paths, environment,
 jobs) as data, which the unit tests check; ``run_build`` executes it:
 toolkit -> build venv with the cell's torch -> compile -> auditwheel repair
-(torch and CUDA libraries excluded) -> checks -> the wheel store.
+(torch and CUDA libraries excluded) -> build information and a canonical
+archive (``wheel.reproducible``) -> checks -> the wheel store. The compile
+runs with SOURCE_DATE_EPOCH set to the commit's date.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wheel_matrix import locks, log, proc
-from wheel_matrix.backends import compile_cache, toolchain
+from wheel_matrix.backends import compile_cache, provenance, source, toolchain
 from wheel_matrix.backends.options import BuildOptions, sync_sources
 from wheel_matrix.errors import UserError
 from wheel_matrix.plan.caching import CompileCache
 from wheel_matrix.plan.decisions import BuildSpec, arch_list, jobs
-from wheel_matrix.wheel import check, repair, store
+from wheel_matrix.wheel import check, repair, reproducible, store
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def plan_build(spec: BuildSpec, options: BuildOptions) -> HostBuild:
     source = "pypi" if len(spec.torch_install) == 1 else cell.compute
     venv = options.cache / "venvs" / f"{python_tag}-torch{cell.torch.version}-{source}"
     work = options.cache / "work" / cell.id
-    cache = compile_cache.for_host(options.cache, work / "src", options.ccache)
+    cache = compile_cache.for_host(options.cache, options.ccache)
     if cache is not None:
         env.update(cache.env())
     return HostBuild(
@@ -74,15 +76,28 @@ def _venv_python(venv: Path) -> Path:
 
 
 def ensure_venv(build: HostBuild, python: str) -> Path:
-    """A venv holding the cell's torch and the build tools, reused across builds."""
+    """A venv holding the cell's torch and the build tools, reused across builds.
+
+    Its marker file names what was installed: the torch line, then the build
+    tools, which the plan pins exactly; when those pins move, only the tools
+    are installed again.
+    """
     spec = build.spec
     ready = build.venv / ".wheel-matrix-ready"
+    pip: list[str | Path] = [
+        _venv_python(build.venv), "-m", "pip", "install", "-q", "--disable-pip-version-check"
+    ]
+    tools = " ".join(spec.build_tools)
     if not ready.exists():
         shutil.rmtree(build.venv, ignore_errors=True)
         proc.run([python, "-m", "venv", build.venv])
-        pip: list[str | Path] = [_venv_python(build.venv), "-m", "pip", "install", "-q"]
-        proc.run([*pip, "--disable-pip-version-check", *spec.build_tools, *spec.torch_install])
-        ready.write_text(" ".join(spec.torch_install) + "\n")
+        proc.run([*pip, *spec.build_tools, *spec.torch_install])
+        ready.write_text(f"{' '.join(spec.torch_install)}\n{tools}\n")
+    else:
+        lines = ready.read_text().splitlines()
+        if lines[1:2] != [tools]:
+            proc.run([*pip, *spec.build_tools])
+            ready.write_text(f"{lines[0] if lines else ''}\n{tools}\n")
     _check_torch(build)
     return _venv_python(build.venv)
 
@@ -92,9 +107,11 @@ def _check_torch(build: HostBuild) -> None:
     out = proc.run([_venv_python(build.venv), "-c", probe], capture=True, quiet=True).split()
     version, cuda = out[0], out[1]
     cell = build.spec.cell
-    if not version.startswith(cell.torch.minor + "."):
+    # Exactly the pinned release (its local label, +cu126, aside): another patch
+    # release compiles other bytes, and the build information names the pin.
+    if version.split("+")[0] != cell.torch.version:
         raise UserError(
-            f"build venv {build.venv} holds torch {version}, cell needs {cell.torch.minor}"
+            f"build venv {build.venv} holds torch {version}, cell needs {cell.torch.version}"
         )
     if cell.cuda is not None and cuda != cell.cuda.version:
         hint = (
@@ -119,23 +136,35 @@ def _run_build(build: HostBuild, options: BuildOptions) -> store.BuildResult:
     start = time.monotonic()
     cell = build.spec.cell
     env = dict(build.env)
+    state = source.state(options.source)
+    env["SOURCE_DATE_EPOCH"] = str(state.epoch)
+    nvcc = None
     if cell.cuda is not None:
         with log.step(f"CUDA {cell.cuda.version} toolkit"):
             kit = toolchain.resolve(cell.cuda, options.cache, options.toolkit)
             log.info(f"    nvcc {kit.version} from {kit.source}: {kit.home}")
             env.update(kit.env())
+            nvcc = kit.nvcc
+    tools = provenance.host_toolchain(build.spec, env, nvcc)
     if build.compile_cache is not None:
         compile_cache.install_shims(build.compile_cache)
         env["PATH"] = build.compile_cache.path(env.get("PATH", os.environ.get("PATH", "")))
     with log.step(f"build environment: torch {cell.torch.version} ({cell.compute})"):
         python = ensure_venv(build, options.python)
-    raw, repaired = build.work / "raw", build.work / "repaired"
-    for folder in (raw, repaired):
+    raw, repaired, final = build.work / "raw", build.work / "repaired", build.work / "final"
+    for folder in (raw, repaired, final):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     what = f"arch {build.arch_list}, " if build.arch_list else ""
     with log.step(f"compile {cell.version} ({what}{build.jobs} jobs)"):
+        provenance.report_source(state)
         sync_sources(options.source, build.src)
+        # A fresh build tree every time: ninja would keep an object whose sources and
+        # command line are unchanged even when what else shapes it changed (a
+        # re-provisioned nvcc at the same path, the environment). The compile cache,
+        # keyed by the compiler's bytes, the flags and the preprocessed source, makes
+        # the recompile cheap.
+        shutil.rmtree(build.src / "build", ignore_errors=True)
         proc.run(
             [
                 python,
@@ -155,6 +184,9 @@ def _run_build(build: HostBuild, options: BuildOptions) -> store.BuildResult:
         )
     with log.step("repair (auditwheel, torch and CUDA libraries excluded)"):
         wheel = repair.repair(repair.only_wheel(raw, "the compile step"), repaired, build.spec)
+    with log.step("build information, canonical archive"):
+        info = provenance.build_info(build.spec, build.arch_list, state, tools)
+        wheel = reproducible.finalize(wheel, info, final)
     with log.step("check (metadata, torch pin, abi3, twine)"):
         check.check_wheel(wheel, cell)
     return store.store_wheel(wheel, build.wheels, start)

@@ -23,6 +23,7 @@ SOURCE_ITEMS = (
     "csrc",
     "causal_conv1d",
     "causal_conv1d_cuda",
+    "build_support",
 )
 
 
@@ -50,7 +51,7 @@ class BuildOptions:
 
 
 def sync_sources(source: Path, dest: Path) -> None:
-    """Mirror the build inputs into ``dest``, keeping mtimes so ninja stays incremental."""
+    """Mirror the build inputs into ``dest`` (with their mtimes), deleting what they lost."""
     skip = shutil.ignore_patterns("__pycache__", "*.so")
     dest.mkdir(parents=True, exist_ok=True)
     for item in SOURCE_ITEMS:

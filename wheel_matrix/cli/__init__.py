@@ -19,9 +19,9 @@ from wheel_matrix.errors import UserError
 
 def _registrars() -> list[Register]:
     """Every command's ``register`` hook, in the order ``--help`` lists them."""
-    from wheel_matrix.cli import build, index, render, sync
+    from wheel_matrix.cli import build, index, rebuild, render, sync
 
-    return [build.register, index.register, render.register, sync.register]
+    return [build.register, rebuild.register, index.register, render.register, sync.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,13 @@ the next program of that name on PATH. Torch's extension builder calls
 ``c++`` from PATH and nvcc through ``$PYTORCH_NVCC``, so both go through the
 cache without a wrapper argument that some torch releases would quote into
 one word.
+
+No CCACHE_BASEDIR: ccache would hand the compiler source paths made relative
+to the build tree, and the debug information of a build through ccache would
+then name other paths than one without it. The tree's own paths never reach
+the library anyway (setup.py maps them to fixed ones), and the cache does
+not hash the working directory (CCACHE_NOHASHDIR), so a cached object is the
+object a fresh compile would make.
 """
 
 from __future__ import annotations
@@ -22,13 +29,11 @@ class CompileCache:
     program: str  # the ccache executable the links point at
     directory: str  # CCACHE_DIR, kept between builds
     shims: str  # the folder of compiler-named links, first on PATH
-    basedir: str  # paths below it are hashed relative, so moved trees still hit
 
     def env(self) -> dict[str, str]:
         """Variables for the compile step (PATH is prepended by the caller)."""
         return {
             "CCACHE_DIR": self.directory,
-            "CCACHE_BASEDIR": self.basedir,
             "CCACHE_NOHASHDIR": "true",
             # The compiler's bytes, not its mtime: toolkits are re-extracted on every runner.
             "CCACHE_COMPILERCHECK": "content",

@@ -19,7 +19,7 @@ CCACHE_DIR = "/ccache"  # bind-mounted from the host's cache folder
 WHEELHOUSE = "/wheelhouse"  # bind-mounted, read-only, for builds without a network
 OFFLINE_PIP = ("PIP_NO_INDEX", "PIP_FIND_LINKS")  # passed in when set: pip uses WHEELHOUSE only
 CACHE = CompileCache(
-    program=f"{TOOLS}/bin/ccache", directory=CCACHE_DIR, shims="/opt/ccache/bin", basedir=PROJECT
+    program=f"{TOOLS}/bin/ccache", directory=CCACHE_DIR, shims="/opt/ccache/bin"
 )
 PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 

@@ -19,7 +19,11 @@ from wheel_matrix.plan.cells import Cell
 Purpose = Literal["release", "pull-request", "test"]
 PURPOSES: tuple[Purpose, ...] = ("release", "pull-request", "test")
 
-BUILD_TOOLS = ("setuptools>=77", "wheel", "ninja", "packaging")
+# setuptools exactly: it writes METADATA, WHEEL and RECORD, so another version is
+# another wheel, and a rebuild of a commit installs what that commit pins. The others
+# leave no trace in the wheel (setuptools has its own bdist_wheel and packaging), and a
+# pinned packaging would fight cibuildwheel's own pin when it tests in the same Python.
+BUILD_TOOLS = ("setuptools==84.2.1", "wheel", "ninja", "packaging")
 
 # Provided at run time by torch and its CUDA wheels: never vendored.
 REPAIR_EXCLUDES = (
@@ -55,6 +59,8 @@ def decide(cell: Cell, torch_index: str, test_arch: str) -> BuildSpec:
         "CAUSAL_CONV1D_TORCH": cell.torch.minor,
         "CAUSAL_CONV1D_COMPUTE": cell.compute,
         "CAUSAL_CONV1D_PY_LIMITED_API": cell.abi3_tag,
+        # Keep the build's folders out of the library: a rebuild elsewhere gives the same bytes.
+        "CAUSAL_CONV1D_REPRODUCIBLE": "TRUE",
     }
     if cell.cuda is None:
         env["CAUSAL_CONV1D_SKIP_CUDA_BUILD"] = "TRUE"
@@ -71,6 +77,15 @@ def decide(cell: Cell, torch_index: str, test_arch: str) -> BuildSpec:
         repair_excludes=REPAIR_EXCLUDES,
         arch_lists={"release": release, "pull-request": quick, "test": quick},
     )
+
+
+def build_tool_version(spec: BuildSpec, name: str) -> str:
+    """The version of build tool ``name`` that ``spec`` pins."""
+    for requirement in spec.build_tools:
+        tool, _, version = requirement.partition("==")
+        if tool == name:
+            return version
+    raise KeyError(name)
 
 
 def repair_argv(spec: BuildSpec, python: str, wheel: str, dest: str) -> list[str]:

@@ -126,10 +126,10 @@ def cibuildwheel_options(spec: BuildSpec, image: str) -> dict[str, object]:
     """The [tool.cibuildwheel] values of one cell: one build serves all its Pythons (abi3).
 
     The plan's decisions travel in it: setup.py's variables, the torch to
-    install and what repair leaves out; the arch list and job count come in
-    from the container backend (environment-pass), which decides them like the
-    host backend. The checks run on the host afterwards, so nothing inside the
-    container reads matrix.yaml.
+    install and what repair leaves out; the arch list, job count and the
+    commit's date (SOURCE_DATE_EPOCH) come in from the container backend
+    (environment-pass), which decides them like the host backend. The checks
+    run on the host afterwards, so nothing inside the container reads matrix.yaml.
     """
     cell = spec.cell
     environment = dict(spec.env)
@@ -149,7 +149,8 @@ def cibuildwheel_options(spec: BuildSpec, image: str) -> dict[str, object]:
         # The pip variables point every install at a mounted wheelhouse when the
         # container runs without a network (--local-base); unset, nothing passes.
         "environment-pass": [
-            "MAX_JOBS", "TORCH_CUDA_ARCH_LIST", "CCACHE_STATSLOG", *container.OFFLINE_PIP
+            "MAX_JOBS", "TORCH_CUDA_ARCH_LIST", "CCACHE_STATSLOG", "SOURCE_DATE_EPOCH",
+            *container.OFFLINE_PIP,
         ],
         "before-build": shlex.join(["pip", "install", *spec.build_tools, *spec.torch_install]),
         "repair-wheel-command": repair,
