@@ -1,7 +1,7 @@
 """rebuild-check refuses what it can't rebuild: one line, exit code 2, nothing left behind.
 
 Each case fails before a build starts (so these are unit tests); the
-rebuilds themselves are in tests/e2e/test_reproducible.py.
+rebuilds themselves are in tests/e2e/test_reproducible_builds.py.
 """
 
 from __future__ import annotations

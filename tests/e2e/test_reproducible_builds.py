@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, wheel_matrix
-from support import free_port, wait_until_serving
+from support import ROOT, free_port, wait_until_serving, wheel_matrix
 
 from wheel_matrix.backends.options import default_cache
 from wheel_matrix.configuration import matrix_file
