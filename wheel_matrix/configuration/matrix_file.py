@@ -22,13 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MATRIX = REPO_ROOT / "matrix.yaml"
 
 # Every pattern is matched in full (fullmatch): "2.14\n" is not a version.
-_MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
 _RELEASE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}", re.ASCII)
-_PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", re.ASCII)
 # The package version the labels are appended to: a public PEP 440 version, no local part.
 _PUBLIC_VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?", re.ASCII)
-_ARCHES = ("x86_64", "aarch64")
 CPU = "cpu"
 
 T = TypeVar("T")
@@ -202,8 +199,10 @@ def _torch_release(minor: str, node: _Node) -> TorchRelease:
     version = fields["version"].text(_RELEASE, "a release such as 2.14.1")
     if not version.startswith(minor + "."):
         raise fields["version"].fail(f"{version!r} is not a {minor} release")
-    pypi_cuda = _optional(fields, "pypi_cuda", lambda n: n.text(_MINOR, "a CUDA version"), None)
-    cuda = fields["cuda"].texts(_MINOR, "a CUDA version such as 12.6")
+    pypi_cuda = _optional(
+        fields, "pypi_cuda", lambda n: n.text(values.MINOR, "a CUDA version"), None
+    )
+    cuda = fields["cuda"].texts(values.MINOR, "a CUDA version such as 12.6")
     if pypi_cuda is not None and pypi_cuda not in cuda:
         raise fields["pypi_cuda"].fail(
             f"CUDA {pypi_cuda} is not in this release's cuda list ({', '.join(cuda)})"
@@ -211,7 +210,7 @@ def _torch_release(minor: str, node: _Node) -> TorchRelease:
     return TorchRelease(
         minor=minor,
         version=version,
-        python=fields["python"].texts(_PYTHON, "a Python version such as 3.12"),
+        python=fields["python"].texts(values.PYTHON, "a Python version such as 3.12"),
         cuda=cuda,
         pypi_cuda=pypi_cuda,
         manylinux=fields["manylinux"].text(re.compile(r"^2_\d+$"), "a glibc tag such as 2_28"),
@@ -250,17 +249,17 @@ def parse(data: object, source: Path, project: Project | None = None) -> Matrix:
 
     for key in ("torch", "cuda"):
         for version, n in top[key].table().items():
-            if not _MINOR.fullmatch(version):
+            if not values.MINOR.fullmatch(version):
                 raise n.fail(f'{key} keys are versions such as "2.14" or "13.0"')
     torch = {minor: _torch_release(minor, n) for minor, n in top["torch"].table().items()}
     cuda = {version: _cuda_spec(version, n) for version, n in top["cuda"].table().items()}
 
     ax = top["axes"].mapping(("torch", "compute", "python", "arch"))
     axes = Axes(
-        torch=ax["torch"].texts(_MINOR, "a torch minor such as 2.14"),
+        torch=ax["torch"].texts(values.MINOR, "a torch minor such as 2.14"),
         compute=ax["compute"].texts(),
-        python=ax["python"].texts(_PYTHON, "a Python version such as 3.12"),
-        arch=tuple(n.choice(_ARCHES) for n in ax["arch"].items()),
+        python=ax["python"].texts(values.PYTHON, "a Python version such as 3.12"),
+        arch=tuple(n.choice(values.ARCHES) for n in ax["arch"].items()),
     )
     if not axes.arch:
         raise ax["arch"].fail("must not be empty")
@@ -358,7 +357,7 @@ def _check_rule(matrix: Matrix, rule: Rule, node: _Node) -> None:
         "torch": tuple(matrix.torch),
         "compute": (CPU, *matrix.cuda),
         "python": tuple(sorted({p for r in matrix.torch.values() for p in r.python})),
-        "arch": _ARCHES,
+        "arch": values.ARCHES,
     }
     for key, choices in known.items():
         value = getattr(rule, key)

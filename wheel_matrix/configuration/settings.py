@@ -22,13 +22,10 @@ DEFAULT_SETTINGS = TEMPLATES / "settings.yaml"
 # Every value reaches a Dockerfile or a workflow: each is matched in full against its grammar.
 _SHA_PIN = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", re.ASCII)
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
-_PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
-_MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)
 _GCC = re.compile(r"\d{1,3}", re.ASCII)
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?", re.ASCII)
 _VERSION = re.compile(r"\d{1,8}(?:\.\d{1,8}){0,5}(?:(?:a|b|rc|\.post|\.dev)\d{1,8})*", re.ASCII)
 _TAG = re.compile(r"v?\d{1,8}(?:\.\d{1,8}){0,5}(?:[-.][A-Za-z0-9]{1,20})?", re.ASCII)
-_ARCHES = ("x86_64", "aarch64")
 
 
 @dataclass(frozen=True)
@@ -96,7 +93,7 @@ def _pythons(value: object, source: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or len(value) != 2:
         raise ConfigError(source, "pythons", f"expected [oldest, newest], got {shorten(value)}")
     return tuple(
-        _text(v, source, f"pythons[{i}]", _PYTHON, "a Python such as 3.11")
+        _text(v, source, f"pythons[{i}]", values.PYTHON, "a Python such as 3.11")
         for i, v in enumerate(value)
     )
 
@@ -108,7 +105,7 @@ def parse(data: object, source: Path) -> Settings:
     manylinux = {
         arch: _image(image, source, f"images.manylinux.{arch}")
         for arch, image in
-        _mapping(images["manylinux"], source, "images.manylinux", _ARCHES).items()
+        _mapping(images["manylinux"], source, "images.manylinux", values.ARCHES).items()
     }
     for arch, image in manylinux.items():
         if "@sha256:" not in image:
@@ -121,7 +118,7 @@ def parse(data: object, source: Path) -> Settings:
     }
     gcc = _mapping(top["host_gcc"], source, "host_gcc", ("default", "cuda"))
     toolsets = {
-        _text(v, source, "host_gcc.cuda", _MINOR, "a CUDA version such as 12.6"): int(
+        _text(v, source, "host_gcc.cuda", values.MINOR, "a CUDA version such as 12.6"): int(
             _text(n, source, f"host_gcc.cuda.{v}", _GCC, "a gcc-toolset major such as 13")
         )
         for v, n in _mapping(gcc["cuda"], source, "host_gcc.cuda").items()
@@ -150,7 +147,7 @@ def parse(data: object, source: Path) -> Settings:
         gcc=toolsets,
         tools=tools,
         runners={a: _text(r, source, f"runners.{a}", _NAME, "a runner label") for a, r in
-                 _mapping(top["runners"], source, "runners", _ARCHES).items()},
+                 _mapping(top["runners"], source, "runners", values.ARCHES).items()},
         pythons=_pythons(top["pythons"], source),
         nox=_text(top["nox"], source, "nox", _VERSION, "a version such as 2025.2.9"),
         actions=actions,

@@ -16,6 +16,11 @@ from urllib.parse import urlsplit
 
 from wheel_matrix.errors import shorten
 
+# Grammars both configuration files use, matched in full.
+MINOR = re.compile(r"\d{1,4}\.\d{1,4}", re.ASCII)  # a torch minor or a CUDA version
+PYTHON = re.compile(r"3\.\d{1,3}", re.ASCII)
+ARCHES = ("x86_64", "aarch64")
+
 # TORCH_CUDA_ARCH_LIST: entries "X.Y", "X.Ya"/"X.Yf" (arch- and family-specific), each
 # optionally "+PTX", separated by exactly one ";" or space (torch turns spaces into ";"
 # and rejects the empty entry that a doubled separator makes).
