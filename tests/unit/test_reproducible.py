@@ -242,6 +242,14 @@ def test_source_state_of_a_dirty_checkout(repo: Path, change: str) -> None:
 def test_source_state_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     assert source.state(tmp_path) == source.SourceState(None, reproducible.ZIP_EPOCH, False)
+    # A folder inside a checkout is not that checkout's source (nox puts TMPDIR in one).
+    outer = tmp_path / "outer"
+    (outer / "unpacked").mkdir(parents=True)
+    git(outer, "init", "-q")
+    git(outer, "commit", "-q", "--allow-empty", "-m", "outer")
+    assert source.state(outer / "unpacked").commit is None
+    assert source.state(outer).commit is not None
+    assert not source.is_checkout(outer / "unpacked") and source.is_checkout(outer)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert source.state(tmp_path).epoch == 1_700_000_000
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")

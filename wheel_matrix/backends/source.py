@@ -40,11 +40,15 @@ def state(root: Path) -> SourceState:
     """The commit ``root`` is checked out at, its date, and whether anything differs from it.
 
     Untracked files count as changes (they may enter a build); ignored ones don't.
+    A tree inside some other checkout (an unpacked sdist in a project folder, a
+    temporary folder in a clone) is not one: that commit doesn't hold it at its root.
     """
     try:
+        if not is_checkout(root):
+            raise ValueError(root)
         commit, date = _git(root, "log", "-1", "--format=%H %ct", "HEAD").split()
         changes = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".")
-    except (ToolError, ValueError):  # no git, not a checkout, no commit yet
+    except (ToolError, ValueError):  # no git, not a checkout's root, no commit yet
         return SourceState(commit=None, epoch=_epoch_from_environment(), dirty=False)
     return SourceState(commit=commit, epoch=int(date), dirty=bool(changes.strip()))
 
@@ -70,10 +74,12 @@ def has_commit(repository: Path, commit: str) -> bool:
 
 
 def is_checkout(repository: Path) -> bool:
+    """Whether ``repository`` is the root of a git checkout (not a folder inside one)."""
     try:
-        return _git(repository, "rev-parse", "--is-inside-work-tree").strip() == "true"
+        top = _git(repository, "rev-parse", "--show-toplevel").strip()
     except ToolError:
         return False
+    return Path(top).resolve() == repository.resolve()
 
 
 def checkout(repository: Path, commit: str, dest: Path) -> None:
