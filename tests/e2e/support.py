@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,25 @@ def wait_until_serving(
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def pypi_server(packages: Path, *options: str) -> Iterator[str]:
+    """pypiserver serving ``packages`` on 127.0.0.1; yields its base URL (no /simple/)."""
+    exe = shutil.which("pypi-server")
+    assert exe, "pypiserver is not installed (it is in the test dependency group)"
+    port = free_port()
+    server = subprocess.Popen(
+        [exe, "run", "-i", "127.0.0.1", "-p", str(port), *options, str(packages)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/simple/", server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @dataclass(frozen=True)

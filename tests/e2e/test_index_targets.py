@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import S3Server, free_port, wait_until_serving
+from support import S3Server, pypi_server
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import build_index, deploy
@@ -57,22 +56,11 @@ def uv_install(index_url: str, tmp: Path) -> str:
 
 @pytest.fixture
 def pypiserver(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     packages = tmp_path / "pypiserver-packages"
     packages.mkdir()
-    exe = shutil.which("pypi-server")
-    assert exe, "pypiserver is not installed (pip install pypiserver)"
-    proc = subprocess.Popen(
-        [exe, "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".", str(packages)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/simple/", proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    # -a . -P .: uploads without authentication.
+    with pypi_server(packages, "-a", ".", "-P", ".") as base:
+        yield base
 
 
 def test_twine_upload_to_pypiserver_then_install(tmp_path: Path, pypiserver: str) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from support import free_port, wait_until_serving
+from support import free_port, pypi_server, wait_until_serving
 
 from wheel_matrix.configuration import matrix_file
 from wheel_matrix.plan import cells, pypi_channels
@@ -319,17 +319,8 @@ def fake_pypi(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 "cp311-none-macosx_14_0_arm64"):
         make_wheel(packages, "torch", f"{served.torch}.0", tag=tag, requires_python=">=3.11")
     upstream_sdist(packages, "1.7.1")
-    port = free_port()
-    exe = shutil.which("pypi-server")
-    assert exe, "pypiserver is not installed (it is in the test dependency group)"
-    server = subprocess.Popen([exe, "run", "-i", "127.0.0.1", "-p", str(port), str(packages)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/simple/", server)
-        yield f"http://127.0.0.1:{port}/simple/"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with pypi_server(packages) as base:
+        yield f"{base}/simple/"
 
 
 def picked(text: str) -> str:

@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 import tomllib
-from support import free_port, wait_until_serving
+from support import ROOT, free_port, wait_until_serving, wheel_matrix
 
 from wheel_matrix.plan.recipes import KINDS, recipes
 from wheel_matrix.wheel.make import make_wheel
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
+
 PROJECT = "causal-conv1d"
 # Channel -> torch minors with a wheel there. cu132's torch 2.13 build gets yanked.
 BUILDS = {
@@ -85,17 +85,6 @@ def browser_programs() -> tuple[str, str]:
     return chromium, driver
 
 
-def cli(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "wheel_matrix", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, f"wheel_matrix {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The served index's root URL, as the page was built to name it."""
@@ -113,11 +102,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     root = str(tmp / "index")
-    cli("index", "--wheels", str(tmp / "wheels"), "--out", root, "--base-url", base)
-    cli("yank", YANKED, "--root", root, "--base-url", base, "--reason", "broken")
+    wheel_matrix("index", "--wheels", str(tmp / "wheels"), "--out", root, "--base-url", base)
+    wheel_matrix("yank", YANKED, "--root", root, "--base-url", base, "--reason", "broken")
     server = subprocess.Popen(
         [sys.executable, "-m", "wheel_matrix", "serve", "--root", root, "--port", str(port)],
-        cwd=REPO,
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port, wait_until_serving
+from support import pypi_server
 
 from wheel_matrix.configuration import matrix_file
 from wheel_matrix.configuration.sync import PYPI, read_releases
@@ -56,20 +56,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     requires_dist=["filelock", cuda],
                     tag=f"cp{py.rstrip('t')}-{abi}-{platform}",
                 )
-    port = free_port()
-    exe = shutil.which("pypi-server")
-    assert exe, "pypiserver is not installed (it is in the test dependency group)"
-    server = subprocess.Popen(
-        [exe, "run", "-i", "127.0.0.1", "-p", str(port), str(packages)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/simple/", server)
-        yield f"http://127.0.0.1:{port}/simple/"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with pypi_server(packages) as base:
+        yield f"{base}/simple/"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,10 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from index_tampering import plant_file, two_channel_index
 
 from wheel_matrix.cli import main
 from wheel_matrix.errors import UserError
@@ -24,19 +24,13 @@ from wheel_matrix.index.store import set_yanked
 from wheel_matrix.index.verify import verify_index
 from wheel_matrix.wheel.make import make_wheel
 
-NOW = datetime(2025, 3, 1, tzinfo=UTC)
 CU130 = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
 PROJECT = "cu130/causal-conv1d"
 
 
 @pytest.fixture
 def index(tmp_path: Path) -> Path:
-    paths = [
-        make_wheel(tmp_path / "w", "causal-conv1d", v, requires_python=">=3.9")
-        for v in ("1.7.0+cputorch2.13", "1.7.0+cu130torch2.14")
-    ]
-    build_index(paths, tmp_path / "index", now=NOW)
-    return tmp_path / "index"
+    return two_channel_index(tmp_path)
 
 
 def faults(index: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -176,8 +170,6 @@ def test_json_page_listing_a_file_name_without_a_version(
 def test_a_second_spelling_of_a_version_planted_by_hand(
     tmp_path: Path, index: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from test_index_verify import plant_file
-
     files = {"causal_conv1d/__init__.py": b"# other bytes\n"}
     spelled = make_wheel(tmp_path / "x", "causal-conv1d", "1.7.0.0+cu130torch2.14", files=files)
     plant_file(index, "cu130", spelled)
