@@ -8,6 +8,7 @@ what the plan pins, which both backends install exactly.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -44,12 +45,16 @@ def auditwheel_version(text: str) -> str:
     return found.group(1)
 
 
+def host_compiler(env: Mapping[str, str]) -> str:
+    """The banner of the C++ compiler a host build with ``env`` (its PATH, CXX) uses."""
+    compiler = env.get("CXX") or "c++"  # what torch's extension builder compiles with
+    return compiler_banner(proc.run([compiler, "--version"], env=env, capture=True, quiet=True))
+
+
 def host_toolchain(spec: BuildSpec, env: dict[str, str], nvcc: Path | None) -> Toolchain:
     """The toolchain of a build on this machine, with the build's ``env`` (its PATH)."""
-    compiler = env.get("CXX") or "c++"  # what torch's extension builder compiles with
-    banner = proc.run([compiler, "--version"], env=env, capture=True, quiet=True)
     return Toolchain(
-        compiler=compiler_banner(banner),
+        compiler=host_compiler(env),
         nvcc=None if nvcc is None else nvcc_version(
             proc.run([nvcc, "--version"], capture=True, quiet=True)
         ),

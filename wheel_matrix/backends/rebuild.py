@@ -121,9 +121,7 @@ def _local_toolchain_warnings(info: BuildInfo) -> None:
     tools = info.toolchain
     mine = {"auditwheel": metadata.version("auditwheel")}
     try:
-        compiler = os.environ.get("CXX") or "c++"
-        mine["compiler"] = provenance.compiler_banner(
-            proc.run([compiler, "--version"], capture=True, quiet=True))
+        mine["compiler"] = provenance.host_compiler(os.environ)
     except ToolError:
         mine["compiler"] = "none"
     recorded = {"auditwheel": tools.auditwheel, "compiler": tools.compiler}
