@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from simple_html import parse_html
 
 from wheel_matrix.errors import UserError
 from wheel_matrix.index import build_index, pages
@@ -36,7 +37,7 @@ def index(tmp_path: Path) -> Path:
 def test_one_simple_root_per_channel(index: Path) -> None:
     assert sorted(p.name for p in index.iterdir() if p.is_dir()) == ["cpu", "cu130"]
     for channel in ("cpu", "cu130"):
-        anchors, meta = pages.parse_html((index / channel / "index.html").read_text())
+        anchors, meta = parse_html((index / channel / "index.html").read_text())
         assert [a.href for a in anchors] == ["causal-conv1d/"]
         assert meta["pypi:repository-version"] == "1.1"
         doc = json.loads((index / channel / "index.json").read_text())
@@ -46,7 +47,7 @@ def test_one_simple_root_per_channel(index: Path) -> None:
 
 def test_project_page_links_hashes_and_metadata(index: Path) -> None:
     folder = index / "cu130" / "causal-conv1d"
-    anchors, _ = pages.parse_html((folder / "index.html").read_text())
+    anchors, _ = parse_html((folder / "index.html").read_text())
     assert [a.text for a in anchors] == [
         "causal_conv1d-1.7.0+cu130torch2.13-py3-none-any.whl",
         "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl",
@@ -122,7 +123,7 @@ def test_html_escaping_of_attributes(tmp_path: Path) -> None:
     assert 'data-requires-python="&lt;4,&gt;=3.10&quot;"' in text
     assert 'data-yanked="broken &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;"' in text
     assert "data-core-metadata" not in text
-    (anchor,), _ = pages.parse_html(text)
+    (anchor,), _ = parse_html(text)
     assert anchor.get("data-yanked") == 'broken <b>"&"</b>'
     doc = json.loads(pages.project_json(page))
     assert doc["files"][0]["yanked"] == 'broken <b>"&"</b>'

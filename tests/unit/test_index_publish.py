@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from simple_html import parse_html
 
 from wheel_matrix.errors import UserError
-from wheel_matrix.index import build_index, journal, pages
+from wheel_matrix.index import build_index, journal
 from wheel_matrix.index.journal import Write
 from wheel_matrix.index.store import set_yanked
 from wheel_matrix.index.verify import verify_index
@@ -79,14 +80,14 @@ def test_yank_and_unyank_one_label(index: Path) -> None:
     wheel = "causal_conv1d-1.7.0+cu130torch2.14-py3-none-any.whl"
     assert report.files == (f"cu130/causal-conv1d/{wheel}",)
     assert "cpu/causal-conv1d/index.html" not in report.written
-    (anchor,), _ = pages.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
+    (anchor,), _ = parse_html((index / "cu130/causal-conv1d/index.html").read_text())
     assert anchor.get("data-yanked") == "miscompiled"
     doc = json.loads((index / "cu130/causal-conv1d/index.json").read_text())
     assert doc["files"][0]["yanked"] == "miscompiled"
     assert verify_index(str(index)).ok
     assert set_yanked(index, "1.7.0+cu130torch2.14", reason="miscompiled").written == ()
     set_yanked(index, "1.7.0+cu130torch2.14", reason=None)
-    (anchor,), _ = pages.parse_html((index / "cu130/causal-conv1d/index.html").read_text())
+    (anchor,), _ = parse_html((index / "cu130/causal-conv1d/index.html").read_text())
     assert not anchor.has("data-yanked")
     assert (
         json.loads((index / "cu130/causal-conv1d/index.json").read_text())["files"][0]["yanked"]
@@ -100,7 +101,7 @@ def test_yank_without_reason_and_across_channels(index: Path) -> None:
     for channel in ("cpu", "cu126", "cu130"):
         doc = json.loads((index / channel / "causal-conv1d/index.json").read_text())
         assert doc["files"][0]["yanked"] is True
-        (anchor,), _ = pages.parse_html((index / channel / "causal-conv1d/index.html").read_text())
+        (anchor,), _ = parse_html((index / channel / "causal-conv1d/index.html").read_text())
         assert anchor.get("data-yanked") == ""
     landing = json.loads((index / "channels.json").read_text())["channels"]
     assert landing["cpu"]["causal-conv1d"] == [
